@@ -1,0 +1,297 @@
+package policies
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/rptguard/rptguard/rpt"
+)
+
+// ScopesEnforcementMode is a method's scopes-enforcement-mode in Keycloak's
+// policy-enforcer configuration: how input.required_scopes are checked
+// against a permission's scopes.
+type ScopesEnforcementMode string
+
+// Scopes enforcement modes (SPEC §1.4, §3.3).
+const (
+	// ScopesAll: the permission must grant every required scope. The default.
+	ScopesAll ScopesEnforcementMode = "ALL"
+	// ScopesAny: the permission must grant one of the required scopes.
+	ScopesAny ScopesEnforcementMode = "ANY"
+	// ScopesDisabled: scopes are not checked for the method; a scoped
+	// permission then satisfies only a request that requires no scope.
+	ScopesDisabled ScopesEnforcementMode = "DISABLED"
+)
+
+// EnforcementMode is a path's enforcement-mode in Keycloak's policy-enforcer
+// configuration.
+type EnforcementMode string
+
+// Enforcement modes (SPEC §1.2, §1.3).
+const (
+	// Enforcing: deny unless a permission grants access. The default.
+	Enforcing EnforcementMode = "ENFORCING"
+	// Permissive: grant when the token holds no permission at all for the
+	// path's resource (Keycloak's isAuthorized fallback).
+	Permissive EnforcementMode = "PERMISSIVE"
+	// Disabled: the enforcer does not evaluate policies for such paths; the
+	// built-in decision treats it like Enforcing.
+	Disabled EnforcementMode = "DISABLED"
+)
+
+// Request is the HTTP request part of the input (input.request). Every field
+// is optional; nil maps and slices become empty objects and arrays.
+type Request struct {
+	Method string
+	// Path is the canonical path, the one that was matched and authorized.
+	Path string
+	// RawPath is the path as received, before canonicalization.
+	RawPath string
+	// PathParams are the {param} values the matched template captured.
+	PathParams map[string]string
+	// Query is the request's query parameters.
+	Query map[string][]string
+	// Headers are the headers selected for policies; names are lower-cased
+	// in the input. Do not pass Authorization or Cookie headers.
+	Headers map[string][]string
+	// RemoteAddr is the client address ("ip:port" or "ip").
+	RemoteAddr string
+}
+
+// Resource is the protected resource the path resolved to (input.resource).
+type Resource struct {
+	ID    string
+	Name  string
+	Type  string
+	URIs  []string
+	Owner string
+	// Template is the path pattern that matched ("/orders/{id}").
+	Template string
+	// ParentID is set for an instance path: the id of the template (parent)
+	// resource. A permission on the parent does not grant the instance, but
+	// it does turn off the Permissive fallback (SPEC §3.3).
+	ParentID string
+}
+
+// Input is everything a decision depends on. Build one per request; the
+// token part is prebuilt ([TokenValue]) and shared. Input values are not
+// modified by [Engine.Evaluate].
+//
+// The JSON shape policies see is documented in the package doc and in
+// schema/input.json ([InputSchema]).
+type Input struct {
+	Request  Request
+	Resource Resource
+	// RequiredScopes are the scopes the method requires (input.required_scopes).
+	RequiredScopes []string
+	// ScopesMode is how RequiredScopes are checked. Empty means [ScopesAll].
+	ScopesMode ScopesEnforcementMode
+	// EnforcementMode is the path's mode. Empty means [Enforcing].
+	EnforcementMode EnforcementMode
+	// Token is the verified token's policy form. Nil means anonymous:
+	// input.token is {}, there are no permissions, and the built-in decision
+	// denies.
+	Token *TokenValue
+	// Claims are the claims resolved by claim information points
+	// (input.claims), checked against permissions' claims.
+	Claims map[string][]string
+	// Rule optionally names a user rule that must also hold: "rules.<name>"
+	// (data.rptguard.rules.<name>) or "rules.<pkg>.<name>". Empty for none.
+	Rule string
+}
+
+// Keys of the input document, built once.
+var (
+	keyRequest         = ast.StringTerm("request")
+	keyResource        = ast.StringTerm("resource")
+	keyRequiredScopes  = ast.StringTerm("required_scopes")
+	keyScopesMode      = ast.StringTerm("scopes_mode")
+	keyEnforcementMode = ast.StringTerm("enforcement_mode")
+	keyToken           = ast.StringTerm("token")
+	keyHasAuthz        = ast.StringTerm("has_authorization")
+	keyPermissions     = ast.StringTerm("permissions")
+	keyPermsByResource = ast.StringTerm("permissions_by_resource")
+	keyScopePerms      = ast.StringTerm("scope_permissions")
+	keyClaims          = ast.StringTerm("claims")
+	keyRule            = ast.StringTerm("rule")
+
+	keyMethod     = ast.StringTerm("method")
+	keyPath       = ast.StringTerm("path")
+	keyRawPath    = ast.StringTerm("raw_path")
+	keyPathParams = ast.StringTerm("path_params")
+	keyQuery      = ast.StringTerm("query")
+	keyHeaders    = ast.StringTerm("headers")
+	keyRemoteAddr = ast.StringTerm("remote_addr")
+
+	keyID       = ast.StringTerm("id")
+	keyName     = ast.StringTerm("name")
+	keyType     = ast.StringTerm("type")
+	keyURIs     = ast.StringTerm("uris")
+	keyOwner    = ast.StringTerm("owner")
+	keyTemplate = ast.StringTerm("template")
+	keyParentID = ast.StringTerm("parent_id")
+
+	keyIndex  = ast.StringTerm("index")
+	keyRSID   = ast.StringTerm("rsid")
+	keyRSName = ast.StringTerm("rsname")
+	keyScopes = ast.StringTerm("scopes")
+
+	termALL        = ast.StringTerm(string(ScopesAll))
+	termANY        = ast.StringTerm(string(ScopesAny))
+	termDISABLED   = ast.StringTerm(string(ScopesDisabled))
+	termENFORCING  = ast.StringTerm(string(Enforcing))
+	termPERMISSIVE = ast.StringTerm(string(Permissive))
+)
+
+// value builds the input document. clock is read only when the token has
+// permissions with their own exp, to drop expired ones.
+// It returns the permissions in the order (and with the indexes) the policy
+// sees them.
+func (in *Input) value(clock func() time.Time) (ast.Value, []rpt.Permission, error) {
+	var smTerm, emTerm *ast.Term
+	switch in.ScopesMode {
+	case "", ScopesAll:
+		smTerm = termALL
+	case ScopesAny:
+		smTerm = termANY
+	case ScopesDisabled:
+		smTerm = termDISABLED
+	default:
+		return nil, nil, fmt.Errorf("%w: unknown scopes enforcement mode", ErrInvalidInput)
+	}
+	switch in.EnforcementMode {
+	case "", Enforcing:
+		emTerm = termENFORCING
+	case Permissive:
+		emTerm = termPERMISSIVE
+	case Disabled:
+		emTerm = termDISABLED
+	default:
+		return nil, nil, fmt.Errorf("%w: unknown enforcement mode", ErrInvalidInput)
+	}
+	if in.Rule != "" && !validRuleName(in.Rule) {
+		return nil, nil, fmt.Errorf("%w: rule name must be rules.<name> or rules.<package>.<name>", ErrInvalidInput)
+	}
+
+	var tokTerm, all, byRes, scoped, hasAuthz *ast.Term
+	var perms []rpt.Permission
+	if t := in.Token; t != nil {
+		tokTerm, all, byRes, scoped = t.token, t.all, t.byRes, t.scopeOnly
+		hasAuthz = ast.InternedTerm(t.hasAuthz)
+		perms = t.perms
+		if !t.earliestExp.IsZero() && !clock().Before(t.earliestExp) {
+			now := clock()
+			keep := func(p *rpt.Permission) bool { return p.ExpiresAt.IsZero() || now.Before(p.ExpiresAt) }
+			all, byRes, scoped = permissionTerms(t.perms, keep)
+			perms = make([]rpt.Permission, 0, len(t.perms))
+			for i := range t.perms {
+				if keep(&t.perms[i]) {
+					perms = append(perms, t.perms[i])
+				}
+			}
+		}
+	} else {
+		tokTerm, all, byRes, scoped = ast.ObjectTerm(), ast.ArrayTerm(), ast.ObjectTerm(), ast.ArrayTerm()
+		hasAuthz = ast.InternedTerm(false)
+	}
+
+	r := &in.Request
+	req := ast.NewObject(
+		[2]*ast.Term{keyMethod, ast.StringTerm(r.Method)},
+		[2]*ast.Term{keyPath, ast.StringTerm(r.Path)},
+		[2]*ast.Term{keyRawPath, ast.StringTerm(r.RawPath)},
+		[2]*ast.Term{keyPathParams, stringMapTerm(r.PathParams)},
+		[2]*ast.Term{keyQuery, stringListMapTerm(r.Query, false)},
+		[2]*ast.Term{keyHeaders, stringListMapTerm(r.Headers, true)},
+		[2]*ast.Term{keyRemoteAddr, ast.StringTerm(r.RemoteAddr)},
+	)
+	rs := &in.Resource
+	res := ast.NewObject(
+		[2]*ast.Term{keyID, ast.StringTerm(rs.ID)},
+		[2]*ast.Term{keyName, ast.StringTerm(rs.Name)},
+		[2]*ast.Term{keyType, ast.StringTerm(rs.Type)},
+		[2]*ast.Term{keyURIs, stringsTerm(rs.URIs)},
+		[2]*ast.Term{keyOwner, ast.StringTerm(rs.Owner)},
+		[2]*ast.Term{keyTemplate, ast.StringTerm(rs.Template)},
+		[2]*ast.Term{keyParentID, ast.StringTerm(rs.ParentID)},
+	)
+	v := ast.NewObject(
+		[2]*ast.Term{keyRequest, ast.NewTerm(req)},
+		[2]*ast.Term{keyResource, ast.NewTerm(res)},
+		[2]*ast.Term{keyRequiredScopes, stringsTerm(in.RequiredScopes)},
+		[2]*ast.Term{keyScopesMode, smTerm},
+		[2]*ast.Term{keyEnforcementMode, emTerm},
+		[2]*ast.Term{keyToken, tokTerm},
+		[2]*ast.Term{keyHasAuthz, hasAuthz},
+		[2]*ast.Term{keyPermissions, all},
+		[2]*ast.Term{keyPermsByResource, byRes},
+		[2]*ast.Term{keyScopePerms, scoped},
+		[2]*ast.Term{keyClaims, stringListMapTerm(in.Claims, false)},
+		[2]*ast.Term{keyRule, ast.StringTerm(in.Rule)},
+	)
+	return v, perms, nil
+}
+
+// validRuleName accepts "rules.<ident>" and "rules.<ident>.<ident>".
+func validRuleName(s string) bool {
+	rest, ok := strings.CutPrefix(s, "rules.")
+	if !ok {
+		return false
+	}
+	parts := strings.Split(rest, ".")
+	if len(parts) > 2 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" {
+			return false
+		}
+		for i, c := range p {
+			if c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9') {
+				continue
+			}
+			return false
+		}
+	}
+	return true
+}
+
+func stringsTerm(ss []string) *ast.Term {
+	terms := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		terms[i] = ast.StringTerm(s)
+	}
+	return ast.ArrayTerm(terms...)
+}
+
+func stringMapTerm(m map[string]string) *ast.Term {
+	obj := ast.NewObjectWithCapacity(len(m))
+	for k, v := range m {
+		obj.Insert(ast.StringTerm(k), ast.StringTerm(v))
+	}
+	return ast.NewTerm(obj)
+}
+
+// stringListMapTerm converts a map of string lists. With lowerKeys, keys are
+// lower-cased and lists under keys that fold together are concatenated.
+func stringListMapTerm(m map[string][]string, lowerKeys bool) *ast.Term {
+	obj := ast.NewObjectWithCapacity(len(m))
+	for k, vs := range m {
+		if lowerKeys {
+			k = strings.ToLower(k)
+			if prev := obj.Get(ast.StringTerm(k)); prev != nil {
+				arr := prev.Value.(*ast.Array)
+				for _, s := range vs {
+					arr = arr.Append(ast.StringTerm(s))
+				}
+				obj.Insert(ast.StringTerm(k), ast.NewTerm(arr))
+				continue
+			}
+		}
+		obj.Insert(ast.StringTerm(k), stringsTerm(vs))
+	}
+	return ast.NewTerm(obj)
+}
