@@ -48,6 +48,13 @@
 // [ErrBodyUnreadable] → 400), never evaluated truncated (C13). Substitution
 // is literal, unlike Keycloak's regular-expression replacement.
 //
+// # Enforcement
+//
+// [New] builds an [Enforcer] from a Config; [Enforcer.Middleware] protects
+// net/http handlers and [Enforcer.Decide] runs the same pipeline without
+// HTTP. The pipeline, the HTTP statuses and the deliberate differences from
+// Keycloak's enforcer are documented on [Enforcer].
+//
 // # Example
 //
 //	cfg, err := enforcer.LoadConfig("policy-enforcer.json")
