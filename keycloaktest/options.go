@@ -19,18 +19,24 @@ const (
 type Option func(*config)
 
 type config struct {
-	realm     string
-	tls       bool
-	rsID      string
-	rsSecret  string
-	clients   []Client
-	users     []User
-	resources []Resource
-	grants    []Grant
-	evaluator Evaluator
-	alg       string
-	lifetime  time.Duration
-	now       func() time.Time
+	realm      string
+	tls        bool
+	listenAddr string // WithListenAddr; "" = a random loopback port
+	rsID       string
+	rsSecret   string
+	clients    []Client
+	users      []User
+	resources  []Resource
+	grants     []Grant
+	evaluator  Evaluator
+	alg        string
+	lifetime   time.Duration
+	now        func() time.Time
+	// Authorization settings (authz.go).
+	authz       []byte
+	authzSet    bool
+	authzClient string
+	rsExplicit  bool
 }
 
 func defaultConfig() *config {
@@ -57,7 +63,7 @@ func WithTLS() Option { return func(c *config) { c.tls = true } }
 // Authorization enabled and its service account holds the client role
 // uma_protection.
 func WithResourceServer(clientID, secret string) Option {
-	return func(c *config) { c.rsID, c.rsSecret = clientID, secret }
+	return func(c *config) { c.rsID, c.rsSecret, c.rsExplicit = clientID, secret, true }
 }
 
 // WithClient registers an extra client (public or confidential). Extra

@@ -45,6 +45,7 @@ type Server struct {
 	revokedSessions map[string]bool
 	knobs           map[Endpoint]*knob
 	last            map[Endpoint]*RecordedRequest
+	authz           *authzState // loaded authorization settings, or nil
 }
 
 // resource is a stored Resource with its owner resolved.
@@ -79,6 +80,15 @@ func Start(opts ...Option) (*Server, error) {
 	}
 	if cfg.realm == "" || strings.ContainsAny(cfg.realm, "/?#") {
 		return nil, fmt.Errorf("keycloaktest: invalid realm name %q", cfg.realm)
+	}
+	var authz *parsedExport
+	if cfg.authzSet {
+		pe, err := parseExport(cfg.authz, cfg.authzClient, cfg.rsID)
+		if err != nil {
+			return nil, err
+		}
+		pe.adoptResourceServer(cfg)
+		authz = pe
 	}
 	if cfg.rsID == "" {
 		return nil, fmt.Errorf("keycloaktest: empty resource server client id")
@@ -130,12 +140,17 @@ func Start(opts ...Option) (*Server, error) {
 		}
 	}
 	s.grants = append(s.grants, cfg.grants...)
-
-	if cfg.tls {
-		s.srv = httptest.NewTLSServer(s)
-	} else {
-		s.srv = httptest.NewServer(s)
+	if authz != nil {
+		if err := s.applyAuthzLocked(authz, false); err != nil {
+			return nil, err
+		}
 	}
+
+	srv, err := startHTTP(cfg, s)
+	if err != nil {
+		return nil, err
+	}
+	s.srv = srv
 	return s, nil
 }
 

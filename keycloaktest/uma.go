@@ -292,13 +292,17 @@ func ticketPermissions(tc map[string]any) []RequestedPermission {
 	return out
 }
 
-// knownScopes lists every scope of the resource server's resources.
+// knownScopes lists every scope of the resource server's resources and of
+// the loaded authorization settings.
 func (s *Server) knownScopes() []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []string
 	for _, r := range s.resources {
 		out = appendUnique(out, r.Scopes...)
+	}
+	if s.authz != nil {
+		out = appendUnique(out, s.authz.scopes...) // scopes of the loaded settings
 	}
 	return out
 }
@@ -429,6 +433,11 @@ func subjectOf(c map[string]any, client *Client) Subject {
 // merging per resource.
 func (s *Server) evaluate(ctx context.Context, sub Subject, reqs []RequestedPermission, pushed map[string][]string) ([]rpt.Permission, error) {
 	var ev Evaluator = grantTable{s: s}
+	s.mu.RLock()
+	if s.authz != nil {
+		ev = authzEvaluator{s: s}
+	}
+	s.mu.RUnlock()
 	if s.cfg.evaluator != nil {
 		ev = s.cfg.evaluator
 	}
