@@ -32,6 +32,9 @@ type Decision struct {
 // matching permission) in Go, for the allow path, which queries only the
 // boolean. Tests check that both agree.
 func matchPermission(in *Input, perms []rpt.Permission) *rpt.Permission {
+	if in.PermissionsSource == PermissionsOffline {
+		return nil
+	}
 	for i := range perms {
 		p := &perms[i]
 		if p.ResourceID != "" && (in.Resource.ID == "" || p.ResourceID != in.Resource.ID) {

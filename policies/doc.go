@@ -40,6 +40,14 @@
 //  2. no user deny rule produced a reason; and
 //  3. the rule the path names (input.rule), if any, is exactly true.
 //
+// With [PermissionsOffline] (input.permissions_source "offline"), step 1
+// uses the permission data.rptguard.offline.permission instead of the
+// token's: the one Keycloak's own policies grant for the request, generated
+// from an authorization settings export by package policies/keycloak and
+// loaded as a source. Its scopes must satisfy required_scopes under
+// scopes_mode; a PERMISSIVE path is granted when it yields none; no RPT is
+// needed. Its time policies read the engine's clock ([WithClock]).
+//
 // The default is false, and an undefined result, an evaluation error, a
 // cancelled ctx or a recovered panic all deny. On deny, the engine evaluates
 // data.rptguard.authz.decision ({allow, reasons, matched_permission}) for
@@ -100,7 +108,8 @@
 //	  "permissions_by_resource": {"<rsid>": [<the permissions on rsid, token order>]},
 //	  "scope_permissions": [<the permissions without rsid, token order>],
 //	  "claims": {"amount": ["50"]},        // claim information points
-//	  "rule": "rules.owner_only"           // "" when the path names none
+//	  "rule": "rules.owner_only",          // "" when the path names none
+//	  "permissions_source": "token"        // token | offline (policies/keycloak)
 //	}
 //
 // Every key is always present (empty strings, arrays and objects when

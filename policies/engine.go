@@ -63,7 +63,8 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithClock sets the clock used to drop expired permissions (a permission's
-// own exp). Defaults to time.Now.
+// own exp) and read by policies through time.now_ns() (offline time
+// policies). Defaults to time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }
@@ -247,10 +248,12 @@ func (e *Engine) evaluate(ctx context.Context, in *Input, explain bool) (d Decis
 	if err != nil {
 		return d, err
 	}
+	// time.now_ns() in policies (offline time policies) is the engine's clock.
+	tm := rego.EvalTime(e.opts.now())
 	if explain {
-		return set.decide(ctx, v, perms, d, true)
+		return set.decide(ctx, v, perms, d, true, tm)
 	}
-	rs, err := run(ctx, set.allow, v)
+	rs, err := run(ctx, set.allow, v, tm)
 	if err != nil {
 		return d, evalError(ctx, err)
 	}
@@ -266,7 +269,7 @@ func (e *Engine) evaluate(ctx context.Context, in *Input, explain bool) (d Decis
 		d.MatchedPermission = matchPermission(in, perms)
 		return d, nil
 	}
-	return set.decide(ctx, v, perms, d, false)
+	return set.decide(ctx, v, perms, d, false, tm)
 }
 
 // run evaluates a prepared query on a prebuilt input value, without
@@ -287,8 +290,8 @@ func run(ctx context.Context, pq rego.PreparedEvalQuery, v ast.Value, extra ...r
 
 // decide evaluates the decision object: reasons and the matched permission
 // (and, with explain, the trace and the allow it computed).
-func (set *compiled) decide(ctx context.Context, v ast.Value, perms []rpt.Permission, d Decision, explain bool) (Decision, error) {
-	var extra []rego.EvalOption
+func (set *compiled) decide(ctx context.Context, v ast.Value, perms []rpt.Permission, d Decision, explain bool, tm rego.EvalOption) (Decision, error) {
+	extra := []rego.EvalOption{tm}
 	var tracer *topdown.BufferTracer
 	if explain {
 		tracer = topdown.NewBufferTracer()

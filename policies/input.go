@@ -42,6 +42,22 @@ const (
 	Disabled EnforcementMode = "DISABLED"
 )
 
+// PermissionsSource says where the built-in decision takes permissions
+// from (input.permissions_source).
+type PermissionsSource string
+
+// Permission sources.
+const (
+	// PermissionsToken: the token's permissions (an RPT). The default.
+	PermissionsToken PermissionsSource = "token"
+	// PermissionsOffline: the permission that Keycloak's own policies,
+	// translated to Rego by policies/keycloak and loaded as a source,
+	// grant for the request (data.rptguard.offline.permission), computed
+	// from the token's roles, groups and claims; no RPT is needed. Without
+	// those modules loaded, nothing is granted.
+	PermissionsOffline PermissionsSource = "offline"
+)
+
 // Request is the HTTP request part of the input (input.request). Every field
 // is optional; nil maps and slices become empty objects and arrays.
 type Request struct {
@@ -101,6 +117,9 @@ type Input struct {
 	// Rule optionally names a user rule that must also hold: "rules.<name>"
 	// (data.rptguard.rules.<name>) or "rules.<pkg>.<name>". Empty for none.
 	Rule string
+	// PermissionsSource selects the permissions the built-in decision
+	// checks. Empty means [PermissionsToken].
+	PermissionsSource PermissionsSource
 }
 
 // Keys of the input document, built once.
@@ -117,6 +136,7 @@ var (
 	keyScopePerms      = ast.StringTerm("scope_permissions")
 	keyClaims          = ast.StringTerm("claims")
 	keyRule            = ast.StringTerm("rule")
+	keyPermsSource     = ast.StringTerm("permissions_source")
 
 	keyMethod     = ast.StringTerm("method")
 	keyPath       = ast.StringTerm("path")
@@ -144,6 +164,8 @@ var (
 	termDISABLED   = ast.StringTerm(string(ScopesDisabled))
 	termENFORCING  = ast.StringTerm(string(Enforcing))
 	termPERMISSIVE = ast.StringTerm(string(Permissive))
+	termToken      = ast.StringTerm(string(PermissionsToken))
+	termOffline    = ast.StringTerm(string(PermissionsOffline))
 )
 
 // value builds the input document. clock is read only when the token has
@@ -171,6 +193,14 @@ func (in *Input) value(clock func() time.Time) (ast.Value, []rpt.Permission, err
 		emTerm = termDISABLED
 	default:
 		return nil, nil, fmt.Errorf("%w: unknown enforcement mode", ErrInvalidInput)
+	}
+	psTerm := termToken
+	switch in.PermissionsSource {
+	case "", PermissionsToken:
+	case PermissionsOffline:
+		psTerm = termOffline
+	default:
+		return nil, nil, fmt.Errorf("%w: unknown permissions source", ErrInvalidInput)
 	}
 	if in.Rule != "" && !validRuleName(in.Rule) {
 		return nil, nil, fmt.Errorf("%w: rule name must be rules.<name> or rules.<package>.<name>", ErrInvalidInput)
@@ -231,6 +261,7 @@ func (in *Input) value(clock func() time.Time) (ast.Value, []rpt.Permission, err
 		[2]*ast.Term{keyScopePerms, scoped},
 		[2]*ast.Term{keyClaims, stringListMapTerm(in.Claims, false)},
 		[2]*ast.Term{keyRule, ast.StringTerm(in.Rule)},
+		[2]*ast.Term{keyPermsSource, psTerm},
 	)
 	return v, perms, nil
 }

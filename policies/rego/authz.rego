@@ -34,11 +34,13 @@ allow if {
 # keycloak_granted is Keycloak's isAuthorized for the token, the path's
 # resource and the required scopes.
 keycloak_granted if {
+	not _offline
 	input.has_authorization
 	matched_permission.rsid == ""
 }
 
 keycloak_granted if {
+	not _offline
 	input.has_authorization
 	p := matched_permission
 	p.rsid != ""
@@ -46,9 +48,26 @@ keycloak_granted if {
 }
 
 keycloak_granted if {
+	not _offline
 	input.has_authorization
 	input.enforcement_mode == "PERMISSIVE"
 	not resource_has_permission
+}
+
+# Offline permissions (input.permissions_source == "offline"): the permission
+# Keycloak's own policies grant, computed by the modules policies/keycloak
+# generates (data.rptguard.offline.permission), replaces the token's.
+_offline if input.permissions_source == "offline"
+
+keycloak_granted if {
+	_offline
+	keycloak.scopes_satisfied(data.rptguard.offline.permission.scopes)
+}
+
+keycloak_granted if {
+	_offline
+	input.enforcement_mode == "PERMISSIVE"
+	not data.rptguard.offline.permission
 }
 
 # Indexes (token order) of the permissions that may decide: those on the
@@ -108,9 +127,19 @@ _resource_label := input.resource.name if input.resource.name != ""
 
 else := input.resource.id
 
-reasons contains "token has no authorization claim (not an RPT)" if not input.has_authorization
+reasons contains "token has no authorization claim (not an RPT)" if {
+	not _offline
+	not input.has_authorization
+}
 
 reasons contains msg if {
+	_offline
+	not keycloak_granted
+	msg := sprintf("Keycloak's policies (offline) grant no permission on resource %q for the required scopes", [_resource_label])
+}
+
+reasons contains msg if {
+	not _offline
 	input.has_authorization
 	not matched_permission
 	input.permissions_by_resource[input.resource.id]
@@ -118,6 +147,7 @@ reasons contains msg if {
 }
 
 reasons contains msg if {
+	not _offline
 	input.has_authorization
 	not matched_permission
 	not input.permissions_by_resource[input.resource.id]
@@ -126,6 +156,7 @@ reasons contains msg if {
 }
 
 reasons contains msg if {
+	not _offline
 	input.has_authorization
 	not matched_permission
 	not resource_has_permission
@@ -134,6 +165,7 @@ reasons contains msg if {
 }
 
 reasons contains msg if {
+	not _offline
 	p := matched_permission
 	p.rsid != ""
 	not keycloak.claims_valid(p)
@@ -161,7 +193,7 @@ else := json.marshal(r)
 
 default _matched_or_null := null
 
-_matched_or_null := matched_permission
+_matched_or_null := matched_permission if not _offline
 
 # decision is the full answer: allow, the sorted reasons, and the permission
 # Keycloak's algorithm selected (null when none; present even on deny when a
