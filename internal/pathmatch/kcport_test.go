@@ -8,6 +8,7 @@ package pathmatch
 // which is the same for the ASCII inputs the oracle generates.
 
 import (
+	"net/url"
 	"strings"
 	"unicode/utf8"
 )
@@ -410,10 +411,26 @@ func kcHardened(raw, normalized string) bool {
 			return true
 		}
 	}
-	if normalized == "/.." || strings.HasPrefix(normalized, "/../") || !utf8.ValidString(normalized) {
+	if normalized == "/.." || strings.HasPrefix(normalized, "/../") {
 		return true
 	}
-	for _, r := range normalized {
+	// We refuse a decoded control character, backslash or invalid UTF-8
+	// anywhere in the target, even where Keycloak would later strip it (for
+	// example inside a matrix parameter: "/%3B%00" normalizes to "/").
+	if hardenedRunes(normalized) {
+		return true
+	}
+	if decoded, err := url.PathUnescape(raw); err == nil && hardenedRunes(decoded) {
+		return true
+	}
+	return false
+}
+
+func hardenedRunes(s string) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	for _, r := range s {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == 0x2028 || r == 0x2029 || r == '\\' {
 			return true
 		}
