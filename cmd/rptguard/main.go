@@ -3,10 +3,17 @@
 // Usage:
 //
 //	rptguard demo           walk through rptguard protecting an API on an embedded realm
+//	rptguard check          decide one request offline and print the decision as JSON
+//	rptguard explain        decide one request offline and explain every step
+//	rptguard validate       lint a policy-enforcer configuration
+//	rptguard proxy          run the enforcer in front of an upstream HTTP service
+//	rptguard import         turn a Keycloak authorization-settings export into config and Rego
 //	rptguard dev-keycloak   run the embedded Keycloak-compatible server for local development
 //	rptguard version        print the version
 //
-// Every command takes --help.
+// Every command takes --help. Exit status: 0 success, 1 error (or, for
+// validate, findings), 2 bad usage; check and explain exit 2 for a denied
+// request and 1 for bad usage.
 package main
 
 import (
@@ -27,13 +34,21 @@ type command struct {
 	name    string
 	summary string
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	// usageExit is the exit status for bad flags (default 2). check and
+	// explain use 1, because their 2 means "denied".
+	usageExit int
 }
 
 func commands() []command {
 	return []command{
-		{"demo", "walk through rptguard protecting an API on an embedded realm", runDemo},
-		{"dev-keycloak", "run the embedded Keycloak-compatible server for local development", runDevKeycloak},
-		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
+		{name: "demo", summary: "walk through rptguard protecting an API on an embedded realm", run: runDemo},
+		{name: "check", summary: "decide one request offline and print the decision as JSON", run: runCheck, usageExit: 1},
+		{name: "explain", summary: "decide one request offline and explain every step", run: runExplain, usageExit: 1},
+		{name: "validate", summary: "lint a policy-enforcer configuration", run: runValidate},
+		{name: "proxy", summary: "run the enforcer in front of an upstream HTTP service", run: runProxy},
+		{name: "import", summary: "turn a Keycloak authorization-settings export into enforcer config and Rego", run: runImport},
+		{name: "dev-keycloak", summary: "run the embedded Keycloak-compatible server for local development", run: runDevKeycloak},
+		{name: "version", summary: "print the version", run: func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			_, err := fmt.Fprintln(stdout, "rptguard", version)
 			return err
 		}},
@@ -63,12 +78,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		err := c.run(ctx, args[1:], stdout, stderr)
+		var ee *exitError
 		switch {
 		case err == nil:
 			return 0
 		case errors.Is(err, flag.ErrHelp):
 			return 0
+		case errors.As(err, &ee):
+			return ee.code
 		case errors.Is(err, errUsage):
+			if c.usageExit != 0 {
+				return c.usageExit
+			}
 			return 2
 		default:
 			fmt.Fprintf(stderr, "rptguard %s: %v\n", c.name, err)
@@ -98,6 +119,13 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// usageError prints msg and the command's usage, and returns errUsage.
+func usageError(fs *flag.FlagSet, format string, args ...any) error {
+	fmt.Fprintf(fs.Output(), format+"\n", args...)
+	fs.Usage()
+	return errUsage
 }
 
 // parseFlags parses args and maps flag errors to errUsage.
