@@ -22,15 +22,22 @@
 //     checked and converted to RE2; constructs RE2 lacks are refused), time
 //     (every field, in the time zone of [WithTimeZone], UTC by default),
 //     aggregate; logic NEGATIVE; UNANIMOUS, AFFIRMATIVE and CONSENSUS.
-//   - package rptguard.offline (fixed): Keycloak's DefaultPolicyEvaluator
-//     and DecisionPermissionCollector for one resource and its scopes
+//     Policies' constants are inlined (roles and users are membership
+//     tests on the token).
+//   - package rptguard.offline.resources: one rule per resource, named by
+//     data.rptguard.offline.model.rules: Keycloak's DefaultPolicyEvaluator
+//     and DecisionPermissionCollector for that resource and its scopes
 //     (SPEC §8.3), including typed permissions, the resource server's
-//     decisionStrategy and policyEnforcementMode. Its entry point is
+//     decisionStrategy and policyEnforcementMode. The permissions that
+//     apply to the resource, its scopes, name and id are resolved at
+//     translation: a decision evaluates only the permissions (and
+//     policies) the request can reach, and never iterates over the model.
+//   - package rptguard.offline (fixed): the entry point
 //     data.rptguard.offline.permission: {rsid, rsname, scopes}, the
 //     permission Keycloak's response_mode=permissions would return for
-//     input.resource (matched by name, else by the export's _id) and
+//     input.resource (its rule found by name, else by the export's _id) and
 //     input.required_scopes (none: every scope of the resource), or
-//     undefined.
+//     undefined; and the combination the resource rules share.
 //   - package rptguard.offline.lib (fixed): helpers over input.token.
 //
 // # Example

@@ -15,8 +15,8 @@ import (
 
 var update = flag.Bool("update", false, "regenerate testdata/golden")
 
-// TestGolden translates every export and compares the generated Rego, the
-// data document, the paths and the warnings with testdata/golden.
+// TestGolden translates every export and compares the generated Rego (the
+// policies and the resources modules), the data document, the paths and the warnings with testdata/golden.
 func TestGolden(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -52,8 +52,9 @@ func TestGolden(t *testing.T) {
 			}, "", "  ")
 			require.NoError(t, err)
 			files := map[string][]byte{
-				tt.name + ".rego": []byte(res.Modules["rptguard/offline/policies.rego"]),
-				tt.name + ".json": append(summary, '\n'),
+				tt.name + ".rego":           []byte(res.Modules["rptguard/offline/policies.rego"]),
+				tt.name + ".resources.rego": []byte(res.Modules["rptguard/offline/resources.rego"]),
+				tt.name + ".json":           append(summary, '\n'),
 			}
 			for name, got := range files {
 				path := filepath.Join("testdata", "golden", name)

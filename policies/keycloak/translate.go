@@ -90,11 +90,13 @@ type Path struct {
 // the resource server's decisions, enforcer paths, and warnings.
 type Result struct {
 	// Modules maps file names ("rptguard/offline/policies.rego") to Rego v1
-	// source: the evaluator and helpers (fixed text) and the generated
-	// policies.
+	// source: the evaluator and helpers (fixed text), the generated
+	// policies and the generated resource rules
+	// ("rptguard/offline/resources.rego").
 	Modules map[string]string
 	// Data is the data document, rooted at data (its model is at
-	// data.rptguard.offline.model): resources and permissions.
+	// data.rptguard.offline.model): resources and permissions, and the
+	// resource rules by resource name (rules) and by id (rule_ids).
 	Data map[string]any
 	// Paths are enforcer paths from the resources' URIs (resources without
 	// URIs are skipped, as Keycloak's enforcer does).
@@ -132,6 +134,7 @@ func Translate(s *Settings, opts ...Option) (*Result, error) {
 	for i := range s.Policies {
 		tr.ruleName(&s.Policies[i])
 	}
+	tr.resRules = resourceRuleNames(s.Resources)
 	res := &Result{Warnings: slices.Clone(s.Warnings)}
 	mod, err := tr.module()
 	if err != nil {
@@ -139,9 +142,10 @@ func Translate(s *Settings, opts ...Option) (*Result, error) {
 	}
 	res.Warnings = append(res.Warnings, tr.warnings...)
 	res.Modules = map[string]string{
-		"rptguard/offline/offline.rego":  offlineRego,
-		"rptguard/offline/lib.rego":      libRego,
-		"rptguard/offline/policies.rego": mod,
+		"rptguard/offline/offline.rego":   offlineRego,
+		"rptguard/offline/lib.rego":       libRego,
+		"rptguard/offline/policies.rego":  mod,
+		"rptguard/offline/resources.rego": tr.resourcesModule(),
 	}
 	res.Data = map[string]any{"rptguard": map[string]any{"offline": map[string]any{"model": tr.model()}}}
 	for _, r := range s.Resources {
@@ -160,7 +164,11 @@ type translator struct {
 	o        *options
 	rules    map[string]string // policy name → rule name
 	used     map[string]bool
-	warnings []string
+	resRules []string // resource rule names, by index in s.Resources
+	// usesOffline, usesPolicies: the resources module refers to the
+	// evaluator's functions, to the policies (its imports).
+	usesOffline, usesPolicies bool
+	warnings                  []string
 }
 
 var validRef = regexp.MustCompile(`^data(\.[A-Za-z_][A-Za-z0-9_]*)+$`)
@@ -219,9 +227,23 @@ func (tr *translator) ruleName(p *Policy) string {
 	if r, ok := tr.rules[p.Name]; ok {
 		return r
 	}
+	base := identifier(p.Name, "p_")
+	name := base
+	for i := 2; tr.used[name]; i++ {
+		name = base + "_" + strconv.Itoa(i)
+	}
+	tr.used[name] = true
+	tr.rules[p.Name] = name
+	return name
+}
+
+// identifier derives a Rego identifier from a name: lower-case letters and
+// digits, other runs as "_", prefix added when it would start with a digit,
+// be empty or be a keyword; at most 60 characters. Not unique.
+func identifier(s, prefix string) string {
 	var b strings.Builder
 	under := false
-	for _, c := range strings.ToLower(p.Name) {
+	for _, c := range strings.ToLower(s) {
 		if (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') {
 			b.WriteRune(c)
 			under = false
@@ -232,19 +254,13 @@ func (tr *translator) ruleName(p *Policy) string {
 	}
 	base := strings.TrimRight(b.String(), "_")
 	if base == "" || (base[0] >= '0' && base[0] <= '9') || regoKeywords[base] {
-		base = "p_" + base
+		base = prefix + base
 	}
 	base = strings.TrimRight(base, "_")
 	if len(base) > 60 {
 		base = strings.TrimRight(base[:60], "_")
 	}
-	name := base
-	for i := 2; tr.used[name]; i++ {
-		name = base + "_" + strconv.Itoa(i)
-	}
-	tr.used[name] = true
-	tr.rules[p.Name] = name
-	return name
+	return base
 }
 
 // lit is a Rego string literal (JSON).
@@ -405,26 +421,38 @@ func (tr *translator) conditions(p *Policy) ([][]string, error) {
 		if len(p.Roles) == 0 {
 			return nil, nil
 		}
-		var all, req []string
+		// Constants inlined: each role is a membership test on the token.
+		has := func(r RoleRef) string {
+			if r.Client == "" {
+				return fmt.Sprintf("%s in input.token.realm_access.roles", lit(r.Role))
+			}
+			return fmt.Sprintf("%s in input.token.resource_access[%s].roles", lit(r.Role), lit(r.Client))
+		}
+		var req []string
 		for _, r := range p.Roles {
-			ref := fmt.Sprintf("{\"client\": %s, \"role\": %s}", lit(r.Client), lit(r.Role))
-			all = append(all, ref)
 			if r.Required {
-				req = append(req, ref)
+				req = append(req, has(r)+" # required")
 			}
 		}
-		var c []string
-		for _, r := range req {
-			c = append(c, fmt.Sprintf("lib.has_role(%s) # required", r))
+		if len(req) > 0 {
+			// Holding a required role is holding one of the roles.
+			return [][]string{req}, nil
 		}
-		c = append(c, fmt.Sprintf("lib.has_any_role([%s])", strings.Join(all, ", ")))
-		return [][]string{c}, nil
+		var out [][]string
+		for _, r := range p.Roles {
+			out = append(out, []string{has(r) + " # any of the roles"})
+		}
+		return out, nil
 	case TypeUser:
 		if len(p.Users) == 0 {
 			return nil, nil
 		}
 		tr.warnf("policy %q: users are matched by the token's preferred_username (and sub when the realm export gives user ids)", p.Name)
-		return [][]string{{fmt.Sprintf("lib.is_user(%s, %s)", strList(p.Users), strList(p.UserIDs))}}, nil
+		out := [][]string{{fmt.Sprintf("input.token.preferred_username in %s", strSet(p.Users))}}
+		if len(p.UserIDs) > 0 {
+			out = append(out, []string{fmt.Sprintf("input.token.sub in %s # user ids", strSet(p.UserIDs))})
+		}
+		return out, nil
 	case TypeClient:
 		if len(p.Clients) == 0 {
 			return nil, nil
@@ -621,13 +649,23 @@ func strSet(ss []string) string {
 // permissions with what they apply to.
 func (tr *translator) model() map[string]any {
 	s := tr.s
-	resType := map[string]string{}
 	resources := map[string]any{}
+	rules, ruleIDs := map[string]any{}, map[string]any{}
+	idCount := map[string]int{}
 	for _, r := range s.Resources {
-		resType[r.Name] = r.Type
+		idCount[r.ID]++
+	}
+	for i, r := range s.Resources {
 		resources[r.Name] = map[string]any{
 			"id": r.ID, "name": r.Name, "type": r.Type,
 			"scopes": nonNil(r.Scopes), "uris": nonNil(r.URIs),
+			"rule": tr.resRules[i],
+		}
+		// By id, for a request naming the resource by id only; an id the
+		// export repeats names no resource.
+		rules[r.Name] = tr.resRules[i]
+		if r.ID != "" && idCount[r.ID] == 1 {
+			ruleIDs[r.ID] = tr.resRules[i]
 		}
 	}
 	for _, r := range s.Resources {
@@ -657,14 +695,14 @@ func (tr *translator) model() map[string]any {
 		// Keycloak's isTypedResourcePermission: a defaultResourceType key,
 		// or a first resource that has a type (resources are owned by the
 		// resource server here).
-		typed := p.TypedKey || (len(p.Resources) > 0 && resType[p.Resources[0]] != "")
+		typed := tr.typed(p)
 		perms[p.Name] = map[string]any{
 			"rule":          tr.rules[p.Name],
 			"kind":          p.Type,
 			"resources":     nonNil(p.Resources),
 			"resource_type": p.ResourceType,
 			"scopes":        nonNil(p.Scopes),
-			"typed":         p.Type == TypeResource && typed,
+			"typed":         typed,
 			"policies":      len(p.ApplyPolicies),
 		}
 	}
@@ -673,6 +711,8 @@ func (tr *translator) model() map[string]any {
 		"policy_enforcement_mode": s.PolicyEnforcementMode,
 		"decision_strategy":       s.DecisionStrategy,
 		"resources":               resources,
+		"rules":                   rules,
+		"rule_ids":                ruleIDs,
 		"permissions":             perms,
 	}
 }

@@ -19,30 +19,28 @@ import data.rptguard.offline.lib
 default is_user := false
 
 is_user if {
-	lib.has_any_role([{"client": "", "role": "user"}])
+	"user" in input.token.realm_access.roles # any of the roles
 }
 
 # Keycloak role policy "Is Admin", logic POSITIVE
 default is_admin := false
 
 is_admin if {
-	lib.has_role({"client": "", "role": "admin"}) # required
-	lib.has_any_role([{"client": "", "role": "admin"}])
+	"admin" in input.token.realm_access.roles # required
 }
 
 # Keycloak role policy "Manager", logic POSITIVE
 default manager := false
 
 manager if {
-	lib.has_role({"client": "orders-api", "role": "manager"}) # required
-	lib.has_any_role([{"client": "orders-api", "role": "manager"}, {"client": "", "role": "user"}])
+	"manager" in input.token.resource_access["orders-api"].roles # required
 }
 
 # Keycloak user policy "Alice Only", logic POSITIVE
 default alice_only := false
 
 alice_only if {
-	lib.is_user(["alice"], [])
+	input.token.preferred_username in {"alice"}
 }
 
 # Keycloak client policy "From Web App", logic POSITIVE
@@ -112,7 +110,7 @@ default not_auditor := false
 not_auditor if not _not_auditor_condition
 
 _not_auditor_condition if {
-	lib.has_any_role([{"client": "", "role": "auditor"}])
+	"auditor" in input.token.realm_access.roles # any of the roles
 }
 
 # Keycloak aggregate policy "Staff Or Partner", decisionStrategy AFFIRMATIVE, logic POSITIVE

@@ -13,8 +13,6 @@
 # permissions for input.resource and input.required_scopes.
 package rptguard.offline.policies
 
-import data.rptguard.offline.lib
-
 # Keycloak scope permission "View User Permission", decisionStrategy UNANIMOUS
 # "Defines who is allowed to view an user profile"
 default view_user_permission := false
@@ -35,8 +33,7 @@ default only_owner_policy := false
 default any_user_policy := false
 
 any_user_policy if {
-	lib.has_role({"client": "resource-server-test", "role": "manage-albums"}) # required
-	lib.has_any_role([{"client": "", "role": "user"}, {"client": "resource-server-test", "role": "manage-albums"}])
+	"manage-albums" in input.token.resource_access["resource-server-test"].roles # required
 }
 
 # Keycloak script-scripts/only-from-specific-address-policy.js policy "Only From a Specific Client Address", logic POSITIVE
@@ -97,8 +94,7 @@ delete_album_permission if {
 default any_admin_policy := false
 
 any_admin_policy if {
-	lib.has_role({"client": "resource-server-test", "role": "admin"}) # required
-	lib.has_any_role([{"client": "resource-server-test", "role": "admin"}])
+	"admin" in input.token.resource_access["resource-server-test"].roles # required
 }
 
 # Keycloak script-scripts/only-from-specific-domain-or-admin-policy.js policy "Only From @keycloak.org or Admin", logic POSITIVE
@@ -118,5 +114,5 @@ test_client_policy if {
 default test_user_policy := false
 
 test_user_policy if {
-	lib.is_user(["alice"], [])
+	input.token.preferred_username in {"alice"}
 }

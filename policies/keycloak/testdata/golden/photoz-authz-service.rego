@@ -13,8 +13,6 @@
 # permissions for input.resource and input.required_scopes.
 package rptguard.offline.policies
 
-import data.rptguard.offline.lib
-
 # Keycloak aggregate policy "Only Owner and Administrators Policy", decisionStrategy AFFIRMATIVE, logic POSITIVE
 # "Defines that only the resource owner and administrators can do something"
 default only_owner_and_administrators_policy := false
@@ -53,8 +51,7 @@ default only_owner_policy := false
 default any_admin_policy := false
 
 any_admin_policy if {
-	lib.has_role({"client": "", "role": "admin"}) # required
-	lib.has_any_role([{"client": "", "role": "admin"}])
+	"admin" in input.token.realm_access.roles # required
 }
 
 # Keycloak script-only-keycloak-domain-or-admin.js policy "Only From a Specific Client Address", logic POSITIVE
@@ -69,8 +66,7 @@ only_from_a_specific_client_address := true
 default any_user_policy := false
 
 any_user_policy if {
-	lib.has_role({"client": "photoz-restful-api", "role": "manage-albums"}) # required
-	lib.has_any_role([{"client": "", "role": "user"}, {"client": "photoz-restful-api", "role": "manage-albums"}])
+	"manage-albums" in input.token.resource_access["photoz-restful-api"].roles # required
 }
 
 # Keycloak resource permission "Admin Resource Permission", decisionStrategy UNANIMOUS

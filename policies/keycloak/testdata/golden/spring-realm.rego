@@ -13,14 +13,12 @@
 # permissions for input.resource and input.required_scopes.
 package rptguard.offline.policies
 
-import data.rptguard.offline.lib
-
 # Keycloak role policy "Any User Policy", logic POSITIVE
 # "Defines that any user can do something"
 default any_user_policy := false
 
 any_user_policy if {
-	lib.has_any_role([{"client": "", "role": "user"}])
+	"user" in input.token.realm_access.roles # any of the roles
 }
 
 # Keycloak role policy "Only Premium User Policy", logic POSITIVE
@@ -28,7 +26,7 @@ any_user_policy if {
 default only_premium_user_policy := false
 
 only_premium_user_policy if {
-	lib.has_any_role([{"client": "", "role": "user_premium"}])
+	"user_premium" in input.token.realm_access.roles # any of the roles
 }
 
 # Keycloak aggregate policy "All Users Policy", decisionStrategy AFFIRMATIVE, logic POSITIVE
