@@ -36,6 +36,9 @@ func InputSchema() []byte { return bytes.Clone(inputSchema) }
 const (
 	allowQuery    = "data.rptguard.authz.allow"
 	decisionQuery = "data.rptguard.authz.decision"
+	// userQuery is the part of allow that user policies can change (allow
+	// is keycloak_granted, computed in Go, and this).
+	userQuery = "not data.rptguard.authz.user_denied; data.rptguard.authz.rule_satisfied"
 )
 
 // RestrictedBuiltins returns the builtins removed from the capabilities
@@ -51,8 +54,12 @@ func RestrictedBuiltins() []string {
 type compiled struct {
 	allow    rego.PreparedEvalQuery
 	decision rego.PreparedEvalQuery
-	compiler *ast.Compiler
-	revision string
+	// user is prepared only when user modules or data are loaded; without
+	// them no user deny rule or named rule can hold, and builtinOnly is set.
+	user        rego.PreparedEvalQuery
+	builtinOnly bool
+	compiler    *ast.Compiler
+	revision    string
 }
 
 func capabilities(allowed []string) *ast.Capabilities {
@@ -122,7 +129,7 @@ func compile(ctx context.Context, srcs []Source, o *options) (*compiled, error) 
 	}
 	data := map[string]any{}
 	var revisions []string
-	var bundles int
+	var bundles, userModules int
 	for _, s := range srcs {
 		l, err := s.load(caps)
 		if err != nil {
@@ -146,6 +153,7 @@ func compile(ctx context.Context, srcs []Source, o *options) (*compiled, error) 
 			}
 			mods[key] = m
 			raw[key] = l.raw[name]
+			userModules++
 		}
 		if err := mergeData(data, l.data, ""); err != nil {
 			return nil, compileErr(nil, s.String()+": "+err.Error())
@@ -190,9 +198,14 @@ func compile(ctx context.Context, srcs []Source, o *options) (*compiled, error) 
 			rego.StrictBuiltinErrors(true),
 		).PrepareForEval(ctx)
 	}
-	set := &compiled{compiler: c}
+	set := &compiled{compiler: c, builtinOnly: userModules == 0 && len(data) == 0}
 	if set.allow, err = prep(allowQuery); err != nil {
 		return nil, compileErr(err, "prepare "+allowQuery+": "+err.Error())
+	}
+	if !set.builtinOnly {
+		if set.user, err = prep(userQuery); err != nil {
+			return nil, compileErr(err, "prepare the user part of "+allowQuery+": "+err.Error())
+		}
 	}
 	if set.decision, err = prep(decisionQuery); err != nil {
 		return nil, compileErr(err, "prepare "+decisionQuery+": "+err.Error())

@@ -211,15 +211,27 @@ func (e *Engine) watchLoop(interval time.Duration, last string) {
 	}
 }
 
-// Evaluate decides in. It queries the boolean data.rptguard.authz.allow and,
-// only on deny, the decision object for the reasons.
+// Evaluate decides in. The built-in Keycloak part of
+// data.rptguard.authz.allow is computed in Go (it depends on the input
+// alone; see fast.go), the user part (deny rules, the named rule) by Rego
+// when user policies are loaded; only on deny is the decision object
+// evaluated, for the reasons.
 //
 // Every error comes with a denying Decision: [ErrInvalidInput] for an input
 // that cannot be built, [ErrEvaluation] ([*EvalError]) for a failed, panicked
 // or cancelled evaluation (also matching ctx's error), [ErrUndefined] when the
 // query has no result.
 func (e *Engine) Evaluate(ctx context.Context, in Input) (Decision, error) {
-	return e.evaluate(ctx, &in, false)
+	return e.evaluate(ctx, &in, evalReasons)
+}
+
+// EvaluateAllow is [Engine.Evaluate] without the reasons of a deny: a
+// denying Decision has no Reasons and no MatchedPermission, which saves the
+// second evaluation a deny otherwise costs. Allow, the errors, and an
+// allow's MatchedPermission are exactly Evaluate's. The enforcer uses it on
+// its hot path.
+func (e *Engine) EvaluateAllow(ctx context.Context, in Input) (Decision, error) {
+	return e.evaluate(ctx, &in, evalAllowOnly)
 }
 
 // EvaluateExplain is [Engine.Evaluate] with a trace: it evaluates the full
@@ -229,10 +241,18 @@ func (e *Engine) Evaluate(ctx context.Context, in Input) (Decision, error) {
 // use it for debugging and the CLI's explain, not on every request. The
 // trace can contain token claims: never return it to clients.
 func (e *Engine) EvaluateExplain(ctx context.Context, in Input) (Decision, error) {
-	return e.evaluate(ctx, &in, true)
+	return e.evaluate(ctx, &in, evalExplain)
 }
 
-func (e *Engine) evaluate(ctx context.Context, in *Input, explain bool) (d Decision, err error) {
+type evalMode int
+
+const (
+	evalReasons   evalMode = iota // allow, and the reasons of a deny
+	evalAllowOnly                 // allow only
+	evalExplain                   // the full decision object, traced
+)
+
+func (e *Engine) evaluate(ctx context.Context, in *Input, mode evalMode) (d Decision, err error) {
 	set := e.cur.Load()
 	d.Revision = set.revision
 	defer func() {
@@ -244,13 +264,16 @@ func (e *Engine) evaluate(ctx context.Context, in *Input, explain bool) (d Decis
 	if err := ctx.Err(); err != nil {
 		return d, &EvalError{Code: topdown.CancelErr, cause: err}
 	}
+	if mode != evalExplain && fastEligible(in) {
+		return e.evaluateFast(ctx, set, in, mode, d)
+	}
 	v, perms, err := in.value(e.opts.now)
 	if err != nil {
 		return d, err
 	}
 	// time.now_ns() in policies (offline time policies) is the engine's clock.
 	tm := rego.EvalTime(e.opts.now())
-	if explain {
+	if mode == evalExplain {
 		return set.decide(ctx, v, perms, d, true, tm)
 	}
 	rs, err := run(ctx, set.allow, v, tm)
@@ -267,6 +290,43 @@ func (e *Engine) evaluate(ctx context.Context, in *Input, explain bool) (d Decis
 	if allow {
 		d.Allow = true
 		d.MatchedPermission = matchPermission(in, perms)
+		return d, nil
+	}
+	if mode == evalAllowOnly {
+		return d, nil
+	}
+	return set.decide(ctx, v, perms, d, false, tm)
+}
+
+// evaluateFast decides an input [fastEligible] accepts: keycloak_granted in
+// Go, then, with user policies loaded, the user part of allow in Rego.
+func (e *Engine) evaluateFast(ctx context.Context, set *compiled, in *Input, mode evalMode, d Decision) (Decision, error) {
+	granted, matched := keycloakGranted(in, e.opts.now)
+	if granted && set.builtinOnly && in.Rule == "" {
+		// No user module or data: user_denied is false, and rule_satisfied
+		// holds exactly when no rule is named.
+		d.Allow, d.MatchedPermission = true, matched
+		return d, nil
+	}
+	if !granted && mode == evalAllowOnly {
+		return d, nil
+	}
+	v, perms, err := in.value(e.opts.now)
+	if err != nil {
+		return d, err
+	}
+	tm := rego.EvalTime(e.opts.now())
+	if granted && !set.builtinOnly {
+		rs, err := run(ctx, set.user, v, tm)
+		if err != nil {
+			return d, evalError(ctx, err)
+		}
+		if len(rs) > 0 {
+			d.Allow, d.MatchedPermission = true, matched
+			return d, nil
+		}
+	}
+	if mode == evalAllowOnly {
 		return d, nil
 	}
 	return set.decide(ctx, v, perms, d, false, tm)

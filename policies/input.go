@@ -209,7 +209,10 @@ func (in *Input) value(clock func() time.Time) (ast.Value, []rpt.Permission, err
 	var tokTerm, all, byRes, scoped, hasAuthz *ast.Term
 	var perms []rpt.Permission
 	if t := in.Token; t != nil {
-		tokTerm, all, byRes, scoped = t.token, t.all, t.byRes, t.scopeOnly
+		var err error
+		if tokTerm, all, byRes, scoped, err = t.terms(); err != nil {
+			return nil, nil, err
+		}
 		hasAuthz = ast.InternedTerm(t.hasAuthz)
 		perms = t.perms
 		if !t.earliestExp.IsZero() && !clock().Before(t.earliestExp) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -22,19 +23,35 @@ const maxValueDepth = 32
 // verified token with [NewTokenValue] and cache it next to the claims: a warm
 // decision then only builds the small request and resource part.
 //
-// A TokenValue is immutable and safe for concurrent use by any number of
-// evaluations. It holds a reference to the claims it was built from, which
-// must not be modified afterwards (rpt.Claims are read-only by contract).
+// The permissions are indexed by resource for the Go side of the decision
+// when the value is built; the Rego form (ast values of every claim and
+// permission) is built on first use, once: an allow without user policies
+// never needs it.
+//
+// A TokenValue is immutable (its lazily built part is built once, under a
+// sync.Once) and safe for concurrent use by any number of evaluations. It
+// holds a reference to the claims it was built from, which must not be
+// modified afterwards (rpt.Claims are read-only by contract).
 type TokenValue struct {
 	claims      *rpt.Claims
 	perms       []rpt.Permission
 	hasAuthz    bool
 	earliestExp time.Time // earliest non-zero permission exp, zero if none
 
+	// Indexes into perms for the Go side of the decision (fast.go): per
+	// resource id the first permission on it, and next[i] the following
+	// permission on the same resource (or, for a scope-only permission, the
+	// following scope-only one), -1 at the end; lists are in token order.
+	headByID  map[string]int32
+	headScope int32
+	next      []int32
+
+	once      sync.Once
 	token     *ast.Term // object
 	all       *ast.Term // array
 	byRes     *ast.Term // object rsid → array
 	scopeOnly *ast.Term // array
+	err       error
 }
 
 // NewTokenValue converts verified claims into their policy-input form.
@@ -52,30 +69,57 @@ func NewTokenValue(c *rpt.Claims) (*TokenValue, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: nil claims", ErrInvalidInput)
 	}
-	var tok ast.Value
-	var err error
+	// Check now what building the Rego form later would reject, so that
+	// the lazily built part cannot fail.
 	if c.Raw != nil {
-		tok, err = mapValue(c.Raw, 0)
-	} else {
-		tok, err = mapValue(synthesizeClaims(c), 0)
-	}
-	if err != nil {
-		return nil, err
+		if err := checkMap(c.Raw, 0); err != nil {
+			return nil, err
+		}
 	}
 	perms := c.Permissions()
 	tv := &TokenValue{
-		claims:   c,
-		perms:    perms,
-		hasAuthz: c.Authorization != nil,
-		token:    ast.NewTerm(tok),
+		claims:    c,
+		perms:     perms,
+		hasAuthz:  c.Authorization != nil,
+		headByID:  make(map[string]int32, len(perms)),
+		headScope: -1,
+		next:      make([]int32, len(perms)),
 	}
-	for _, p := range perms {
+	// Backwards, so that each list ends up in token order.
+	for i := len(perms) - 1; i >= 0; i-- {
+		p := &perms[i]
 		if !p.ExpiresAt.IsZero() && (tv.earliestExp.IsZero() || p.ExpiresAt.Before(tv.earliestExp)) {
 			tv.earliestExp = p.ExpiresAt
 		}
+		if p.ResourceID == "" {
+			tv.next[i], tv.headScope = tv.headScope, int32(i)
+			continue
+		}
+		head, ok := tv.headByID[p.ResourceID]
+		if !ok {
+			head = -1
+		}
+		tv.next[i], tv.headByID[p.ResourceID] = head, int32(i)
 	}
-	tv.all, tv.byRes, tv.scopeOnly = permissionTerms(perms, nil)
 	return tv, nil
+}
+
+// terms returns the Rego form, building it on first use.
+func (t *TokenValue) terms() (token, all, byRes, scopeOnly *ast.Term, err error) {
+	t.once.Do(func() {
+		var tok ast.Value
+		if t.claims.Raw != nil {
+			tok, t.err = mapValue(t.claims.Raw, 0)
+		} else {
+			tok, t.err = mapValue(synthesizeClaims(t.claims), 0)
+		}
+		if t.err != nil {
+			return
+		}
+		t.token = ast.NewTerm(tok)
+		t.all, t.byRes, t.scopeOnly = permissionTerms(t.perms, nil)
+	})
+	return t.token, t.all, t.byRes, t.scopeOnly, t.err
 }
 
 // Claims returns the claims the value was built from. Treat as read-only.
@@ -269,6 +313,56 @@ func toValue(x any, depth int) (ast.Value, error) {
 		return obj, nil
 	default:
 		return nil, fmt.Errorf("%w: claim of unsupported type %T", ErrInvalidInput, x)
+	}
+}
+
+// checkMap reports the error mapValue would return for m, without building
+// anything.
+func checkMap(m map[string]any, depth int) error {
+	if depth > maxValueDepth {
+		return fmt.Errorf("%w: claims nested too deeply", ErrInvalidInput)
+	}
+	for _, v := range m {
+		if err := checkValue(v, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkValue reports the error toValue would return for x (the same
+// messages; which claim fails first may differ, and no message names one),
+// without building anything.
+func checkValue(x any, depth int) error {
+	if depth > maxValueDepth {
+		return fmt.Errorf("%w: claims nested too deeply", ErrInvalidInput)
+	}
+	switch v := x.(type) {
+	case nil, bool, string, int, int64, int32, uint64, []string, map[string][]string, map[string]string:
+		return nil
+	case json.Number:
+		if !validJSONNumber(string(v)) {
+			return fmt.Errorf("%w: claim holds a malformed number", ErrInvalidInput)
+		}
+		return nil
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%w: claim holds a non-finite number", ErrInvalidInput)
+		}
+		return nil
+	case float32:
+		return checkValue(float64(v), depth)
+	case []any:
+		for _, e := range v {
+			if err := checkValue(e, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case map[string]any:
+		return checkMap(v, depth)
+	default:
+		return fmt.Errorf("%w: claim of unsupported type %T", ErrInvalidInput, x)
 	}
 }
 

@@ -2,7 +2,6 @@ package rpt
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
@@ -11,10 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
-	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/rptguard/rptguard/internal/httpx"
 	"github.com/rptguard/rptguard/internal/strictjson"
@@ -56,8 +53,9 @@ type Config struct {
 	// MaxTokenSize caps the compact token length in bytes, checked before
 	// anything else. Default 16 KiB; at most 64 KiB.
 	MaxTokenSize int `json:"max-token-size,omitempty"`
-	// CacheSize is the number of verified tokens kept (LRU). Default 1000
-	// (about 6 KiB per entry for a 5-permission RPT); negative disables the
+	// CacheSize is the number of verified tokens kept (LRU, in up to 16
+	// shards of at least 32 entries each). Default 1000 (about 8 KiB per
+	// entry for a 5-permission RPT, 48 KiB with 50); negative disables the
 	// cache.
 	CacheSize int `json:"cache-size,omitempty"`
 	// CacheTTL bounds how long a verified token is served from the cache;
@@ -119,7 +117,7 @@ type Verifier struct {
 	headerTypes []string
 	maxSize     int
 	keys        *keySource
-	cache       *lru.Cache[[sha256.Size]byte, *cacheEntry]
+	cache       *tokenCache // nil when disabled
 	cacheTTL    time.Duration
 	now         func() time.Time
 	closeOnce   sync.Once
@@ -128,14 +126,6 @@ type Verifier struct {
 var _ interface {
 	Verify(context.Context, string) (*Claims, error)
 } = (*Verifier)(nil)
-
-// cacheEntry is a verified token. until carries the clock's monotonic
-// reading when it has one.
-type cacheEntry struct {
-	claims *Claims
-	key    *jwk
-	until  time.Time
-}
 
 var signingMethods = map[string]jwt.SigningMethod{
 	"RS256": jwt.SigningMethodRS256, "RS384": jwt.SigningMethodRS384, "RS512": jwt.SigningMethodRS512,
@@ -185,7 +175,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Verifier, error) {
 	}
 	v.cacheTTL = cmpDefault(cfg.CacheTTL, DefaultCacheTTL)
 	if size := cmpDefault(cfg.CacheSize, DefaultCacheSize); size > 0 {
-		c, err := lru.New[[sha256.Size]byte, *cacheEntry](size)
+		c, err := newTokenCache(size)
 		if err != nil {
 			return nil, fmt.Errorf("%w: cache: %w", ErrConfig, err)
 		}
@@ -259,8 +249,9 @@ func (v *Verifier) Close() {
 // failure is returned alone, never joined with a claim error
 // (CVE-2024-51744). Errors never contain token material.
 //
-// Order of checks: size cap; character set and exactly three non-empty
-// segments; verified-token cache; strict base64url and JSON header; alg
+// Order of checks: size cap; verified-token cache (an exact match of a
+// token that passed every check); character set and exactly three non-empty
+// segments; strict base64url and JSON header; alg
 // allow-list, crit, b64, typ, cty, kid; key selection (at most one JWKS
 // refresh for an unknown kid); payload decode; signature over the original
 // signing input; claim rules.
@@ -271,16 +262,14 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if len(raw) > v.maxSize {
 		return nil, errTooLarge
 	}
-	dot1, dot2, ok := splitToken(raw)
-	if !ok {
-		return nil, errNotCompact
-	}
 	now := v.now()
-	var hash [sha256.Size]byte
+	var hash uint64
 	if v.cache != nil {
-		// Zero-copy view of raw; Sum256 only reads it.
-		hash = sha256.Sum256(unsafe.Slice(unsafe.StringData(raw), len(raw)))
-		if e, ok := v.cache.Get(hash); ok {
+		// A token equal to a cached one passed every check below when it
+		// was cached: the lookup comes first, so a hit does not scan the
+		// token again.
+		hash = v.cache.hash(raw)
+		if e, ok := v.cache.get(hash, raw); ok {
 			if now.Before(e.until) {
 				ks, err := v.keys.current(ctx, now)
 				if err != nil {
@@ -290,8 +279,12 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 					return e.claims, nil
 				}
 			}
-			v.cache.Remove(hash)
+			v.cache.remove(hash, raw)
 		}
+	}
+	dot1, dot2, ok := splitToken(raw)
+	if !ok {
+		return nil, errNotCompact
 	}
 	c, k, err := v.verify(ctx, raw, dot1, dot2, now)
 	if err != nil {
@@ -300,7 +293,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if v.cache != nil {
 		ttl := min(c.ExpiresAt.Sub(now), v.cacheTTL)
 		if ttl > 0 {
-			v.cache.Add(hash, &cacheEntry{claims: c, key: k, until: now.Add(ttl)})
+			v.cache.add(hash, raw, &cacheEntry{claims: c, key: k, until: now.Add(ttl)})
 		}
 	}
 	return c, nil
@@ -309,29 +302,52 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 // splitToken checks the compact-serialization alphabet and returns the
 // positions of the two dots (C1, C4, A17, A24).
 func splitToken(raw string) (dot1, dot2 int, ok bool) {
-	dot1, dot2 = -1, -1
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
-		case c == '.':
-			switch {
-			case dot1 < 0:
-				dot1 = i
-			case dot2 < 0:
-				dot2 = i
-			default:
-				return 0, 0, false
-			}
-		default:
-			return 0, 0, false
-		}
+	// One branch-free pass over the alphabet (dots included), then the
+	// dots are found with the vectorised IndexByte.
+	if !compactAlphabet(raw) {
+		return 0, 0, false
 	}
-	if dot1 <= 0 || dot2 <= dot1+1 || dot2 == len(raw)-1 {
+	dot1 = strings.IndexByte(raw, '.')
+	if dot1 <= 0 {
+		return 0, 0, false
+	}
+	dot2 = strings.IndexByte(raw[dot1+1:], '.')
+	if dot2 <= 0 {
+		return 0, 0, false
+	}
+	dot2 += dot1 + 1
+	if dot2 == len(raw)-1 || strings.IndexByte(raw[dot2+1:], '.') >= 0 {
 		return 0, 0, false
 	}
 	return dot1, dot2, true
 }
+
+// compactAlphabet reports whether raw holds only base64url characters and
+// dots, eight bytes per step and without a branch per byte.
+func compactAlphabet(raw string) bool {
+	var bad byte
+	i := 0
+	for ; i+8 <= len(raw); i += 8 {
+		w := raw[i : i+8]
+		bad |= notCompact[w[0]] | notCompact[w[1]] | notCompact[w[2]] | notCompact[w[3]] |
+			notCompact[w[4]] | notCompact[w[5]] | notCompact[w[6]] | notCompact[w[7]]
+	}
+	for ; i < len(raw); i++ {
+		bad |= notCompact[raw[i]]
+	}
+	return bad == 0
+}
+
+// notCompact is 1 for the bytes that cannot appear in a compact JWS: all
+// but the base64url alphabet and '.'.
+var notCompact = func() (t [256]byte) {
+	for c := range t {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			t[c] = 1
+		}
+	}
+	return t
+}()
 
 var b64 = base64.RawURLEncoding.Strict()
 
