@@ -601,6 +601,22 @@ type Settings struct {
 	// authorization server and HTTP claim information points. It MUST NOT be
 	// set in production: tokens and secrets would cross the network in clear.
 	InsecureAllowHTTP bool `json:"insecure-allow-http,omitempty"`
+	// AuthorizationSettings is the file of a Keycloak authorization-settings
+	// export (the client's Authorization > Export settings, a client export
+	// or a realm export) whose policies decide paths with permissions-source
+	// "offline". It is translated to Rego at start-up and on Reload (package
+	// policies/keycloak) and its resources bind paths without a server
+	// lookup. If empty, offline paths need the translated Rego among
+	// Policies (rptguard import) or [WithAuthorizationSettings].
+	AuthorizationSettings string `json:"authorization-settings,omitempty"`
+	// AuthorizationClient selects the resource-server client of a realm
+	// export. If empty, the export's only client with authorization settings.
+	AuthorizationClient string `json:"authorization-client,omitempty"`
+	// PolicyMappings maps policies that cannot be evaluated offline
+	// (JavaScript, script-*, uma) by name to "allow", "deny" or a Rego rule
+	// reference "data.<pkg>.<rule>". An unmapped one makes New fail naming
+	// it: such policies are never silently allowed.
+	PolicyMappings map[string]string `json:"policy-mappings,omitempty"`
 }
 
 // PathSettings are rptguard's per-path settings, under the key "rptguard" of
@@ -621,6 +637,12 @@ type PathSettings struct {
 	// MaxBodyBytes for this path's claim information point. If zero, the
 	// global one.
 	MaxBodyBytes int64 `json:"max-body-bytes,omitempty"`
+	// FreshIntrospection makes every request to this path introspect its
+	// token without using a cached active answer (the introspection
+	// package's OnDemand freshness), so a revoked token stops working at
+	// once there. It needs token-verification "hybrid" (on the path or
+	// globally). If false, the mode's normal caching applies.
+	FreshIntrospection bool `json:"fresh-introspection,omitempty"`
 }
 
 // ---------------------------------------------------------------------------
@@ -747,7 +769,8 @@ func isZeroSettings(s Settings) bool {
 		s.Leeway == 0 && len(s.AllowedAlgorithms) == 0 && len(s.Audience) == 0 && s.MaxTokenSize == 0 &&
 		s.TokenCache == (CacheConfig{}) && s.IntrospectionCache == (CacheConfig{}) && s.UMACache == (CacheConfig{}) &&
 		len(s.Policies) == 0 && s.DecisionRule == "" && s.PermissionsSource == "" && s.OnOutage == "" &&
-		s.MaxStaleness == 0 && !s.AllowMethodOverride && s.MaxBodyBytes == 0 && !s.InsecureAllowHTTP
+		s.MaxStaleness == 0 && !s.AllowMethodOverride && s.MaxBodyBytes == 0 && !s.InsecureAllowHTTP &&
+		s.AuthorizationSettings == "" && s.AuthorizationClient == "" && len(s.PolicyMappings) == 0
 }
 
 func mergeConnection(dst, outer *Config) {
@@ -1361,6 +1384,7 @@ func (p *parser) decodePath(field string, raw json.RawMessage) (PathConfig, erro
 			so.unmarshal("on-outage", (*stringEnum)(&s.OnOutage)),
 			so.unmarshal("max-staleness", &s.MaxStaleness),
 			so.integer("max-body-bytes", &s.MaxBodyBytes),
+			so.boolean("fresh-introspection", &s.FreshIntrospection),
 		}
 		if err := firstErr(steps); err != nil {
 			return pc, err
@@ -1416,6 +1440,9 @@ func (p *parser) decodeSettings(o *object, s *Settings) error {
 		so.boolean("allow-method-override", &s.AllowMethodOverride),
 		so.integer("max-body-bytes", &s.MaxBodyBytes),
 		so.boolean("insecure-allow-http", &s.InsecureAllowHTTP),
+		so.str("authorization-settings", &s.AuthorizationSettings),
+		so.str("authorization-client", &s.AuthorizationClient),
+		p.stringMap(so, "policy-mappings", &s.PolicyMappings),
 	}
 	if err := firstErr(steps); err != nil {
 		return err
@@ -1548,6 +1575,9 @@ func (c *Config) Validate() error {
 			seen[pc.Path] = i
 		}
 		add(prefixErr(field, pc.validate(cipOpts, mode)))
+		if pc.RPTGuard.FreshIntrospection && pathVerification(pc.RPTGuard.TokenVerification, c.RPTGuard.TokenVerification) != VerifyHybrid {
+			add(cfgErr(field+".rptguard.fresh-introspection", "needs token-verification hybrid"))
+		}
 	}
 	if len(errs) == 0 {
 		return nil
@@ -1640,6 +1670,7 @@ func (s *Settings) validate() error {
 	add(validatePermissionsSource("permissions-source", s.PermissionsSource))
 	add(validateOutage(s.OnOutage, s.MaxStaleness, true))
 	add(validateBodyBytes(s.MaxBodyBytes))
+	add(s.validateOffline())
 	return errors.Join(errs...)
 }
 

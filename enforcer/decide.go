@@ -140,6 +140,10 @@ type Decision struct {
 	// Err is the internal cause of a failure-driven denial (for logs only;
 	// never send it to clients). Nil for ordinary decisions.
 	Err error
+	// Stale reports that a cached answer was used because the authorization
+	// server was unavailable (rptguard.on-outage stale-ok; see outage.go's
+	// documentation in the README's Outages section).
+	Stale bool
 
 	canonical pathmatch.Canonical
 }
@@ -157,6 +161,8 @@ type in struct {
 	header     http.Header
 	remoteAddr string
 	req        *http.Request // nil for Decide
+	claims     *rpt.Claims   // verified claims, for the decision log
+	stale      bool          // a stale answer was used (on-outage stale-ok)
 }
 
 // Decide runs the decision pipeline without HTTP. The returned Decision is
@@ -196,7 +202,11 @@ func (e *Enforcer) decide(ctx context.Context, r *in) (d Decision) {
 			e.log.ErrorContext(ctx, "enforcer: panic in the decision pipeline; request denied", "panic", fmt.Sprint(p))
 			d = s.deny(ReasonInternalError, ErrInternal)
 		}
+		d.Stale = r.stale
 		e.obs.Decision(d.Reason, d.Status, time.Since(start))
+		if e.opts.decisionLog != nil {
+			e.logDecision(ctx, r, &d, start) // decisionlog.go
+		}
 	}()
 	return e.pipeline(ctx, s, r)
 }
@@ -285,7 +295,7 @@ func (e *Enforcer) authorize(ctx context.Context, s *state, r *in, method string
 			return d
 		}
 		me := s.methodFor(p, method)
-		if s.umaOn {
+		if s.umaChallengeFor(p) {
 			d := e.umaChallenge(ctx, s, p, me, nil)
 			s.describe(&d, p, method)
 			return d
@@ -303,7 +313,7 @@ func (e *Enforcer) authorize(ctx context.Context, s *state, r *in, method string
 	if p != nil && p.verifier != nil {
 		ver = p.verifier
 	}
-	claims, err := ver.Verify(ctx, r.token)
+	claims, err := e.verifyToken(ctx, s, p, ver, r) // outage.go: latency, stale-ok
 	if err != nil {
 		if errors.Is(err, rpt.ErrInvalidToken) {
 			e.log.DebugContext(ctx, "enforcer: token rejected", "token", fingerprint(r.token), "error", err)
@@ -352,8 +362,10 @@ func (e *Enforcer) authorize(ctx context.Context, s *state, r *in, method string
 		Token:           tv,
 		Claims:          pushed,
 		Rule:            p.rule,
+
+		PermissionsSource: p.inputSource(), // offline.go
 	}
-	pd, err := e.eval.Evaluate(ctx, input)
+	pd, err := e.evaluate(ctx, input)
 	if err != nil {
 		d := e.policyFailure(ctx, s, err)
 		s.describe(&d, p, method)
@@ -364,7 +376,7 @@ func (e *Enforcer) authorize(ctx context.Context, s *state, r *in, method string
 	}
 	// 14. Keycloak's default: exchange the token for an RPT server-side.
 	if p.permSource == PermissionsUMA && !s.umaOn && s.uma != nil && (p.id != "" || len(me.scopes) > 0) {
-		x, err := e.exchange(ctx, s, p, me, r.token, claims, pushed)
+		x, err := e.exchangeOrStale(ctx, s, p, me, r, claims, pushed) // outage.go
 		switch {
 		case err == nil:
 			tv2, err := e.tokenValue(x.Claims)
@@ -374,7 +386,7 @@ func (e *Enforcer) authorize(ctx context.Context, s *state, r *in, method string
 				return d
 			}
 			input.Token = tv2
-			pd, err = e.eval.Evaluate(ctx, input)
+			pd, err = e.evaluate(ctx, input)
 			if err != nil {
 				d := e.policyFailure(ctx, s, err)
 				s.describe(&d, p, method)
@@ -396,7 +408,7 @@ func (e *Enforcer) authorize(ctx context.Context, s *state, r *in, method string
 		return d
 	}
 	// 16. Challenge.
-	if s.umaOn {
+	if s.umaChallengeFor(p) {
 		d := e.umaChallenge(ctx, s, p, me, pushed)
 		s.describe(&d, p, method)
 		return d

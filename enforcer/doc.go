@@ -55,6 +55,31 @@
 // HTTP. The pipeline, the HTTP statuses and the deliberate differences from
 // Keycloak's enforcer are documented on [Enforcer].
 //
+// # Tenants
+//
+// [Tenants] serves several realms or resource servers in one process, one
+// [Enforcer] each (own keys, verifiers and caches), chosen by the token's
+// issuer ([ByIssuer]; the unverified iss only selects the tenant, which then
+// verifies fully) or by request ([ByRequest]).
+//
+// # Outages
+//
+// rptguard.on-outage "deny" (default) answers 503 when the authorization
+// server is unreachable. "stale-ok" with max-staleness reuses, for the same
+// token, the last good answer observed at most max-staleness ago: an
+// introspection or hybrid verification (only if the token is before its exp
+// and passes local signature and claim verification now; local mode has
+// nothing to reuse), or the RPT of the UMA exchange for the same token,
+// resource, scopes and pushed claims (while the RPT and the token are before
+// their exp; the policy runs again). A negative verdict drops the stale
+// answer at once. Such decisions have [Decision.Stale].
+//
+// # Decision log
+//
+// [WithDecisionLog] emits every decision in OPA's decision-log event format
+// ([DecisionLogEvent]) with a masked input: never the token or the
+// Authorization header, and only allow-listed claims of a verified token.
+//
 // # Example
 //
 //	cfg, err := enforcer.LoadConfig("policy-enforcer.json")

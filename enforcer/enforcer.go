@@ -71,7 +71,10 @@ const reloadTimeout = 30 * time.Second
 //  12. Claim information points (413 body too large, 400 rejected claims,
 //     503 http provider down).
 //  13. Policy evaluation with the token's permissions (Keycloak's
-//     isAuthorized in Rego plus user rules). Evaluation error → 500.
+//     isAuthorized in Rego plus user rules); with permissions-source
+//     "offline", with the permission Keycloak's own policies, translated to
+//     Rego, grant (see [WithAuthorizationSettings]; offline paths never ask
+//     the server for permissions or tickets). Evaluation error → 500.
 //  14. Denied and permissions-source "uma" (the default, without
 //     user-managed-access): exchange the token for an RPT server-side
 //     (subject_token, pushed claims; cached per token, resource, scopes and
@@ -117,6 +120,8 @@ type Enforcer struct {
 	eval        Evaluator
 	ownEngine   *policies.Engine
 	tvs         *tokenValues
+	authz       authzCache  // offline.go
+	stale       *staleStore // outage.go; never shared between enforcers
 
 	st   atomic.Pointer[state]
 	deps atomic.Pointer[deps]
@@ -166,6 +171,7 @@ type state struct {
 	permSource      PermissionsSource
 	rule            string
 	emptyCtx        *AuthorizationContext
+	offline         *offlineState // offline.go
 }
 
 // standardMethods are always accepted (Spring StrictHttpFirewall's list);
@@ -226,6 +232,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Enforcer, error) {
 		return nil, err
 	}
 	e.tvs = newTokenValues(cfg.RPTGuard.TokenCache.MaxEntries)
+	e.stale = newStaleStore(&cfg.RPTGuard)
 	cp := cfg
 	logModes(e.log, &cp)
 
@@ -411,12 +418,12 @@ func (e *Enforcer) Reload(cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if e.ownEngine != nil && !slices.Equal(cur.cfg.RPTGuard.Policies, cfg.RPTGuard.Policies) {
-		src, err := policySources(cfg.RPTGuard.Policies)
+	if e.ownEngine != nil && (!slices.Equal(cur.cfg.RPTGuard.Policies, cfg.RPTGuard.Policies) || s.offlineResult() != cur.offlineResult()) {
+		src, err := e.engineSources(&cfg, s.offlineResult())
 		if err != nil {
 			return err
 		}
-		if err := e.ownEngine.Reload(ctx, append(slices.Clone(e.opts.sources), src...)...); err != nil {
+		if err := e.ownEngine.Reload(ctx, src...); err != nil {
 			return fmt.Errorf("enforcer: reload policies: %w", err)
 		}
 	}
@@ -460,12 +467,16 @@ func (e *Enforcer) buildEvaluator(ctx context.Context, cfg *Config) error {
 		e.eval = e.opts.evaluator
 		return e.checkRules(cfg)
 	}
-	src, err := policySources(cfg.RPTGuard.Policies)
+	res, err := e.authorization(cfg)
+	if err != nil {
+		return err
+	}
+	src, err := e.engineSources(cfg, res)
 	if err != nil {
 		return err
 	}
 	eng, err := policies.New(ctx,
-		policies.WithSources(append(slices.Clone(e.opts.sources), src...)...),
+		policies.WithSources(src...),
 		policies.WithClock(e.now), policies.WithLogger(e.log))
 	if err != nil {
 		return fmt.Errorf("enforcer: policies: %w", err)
@@ -760,9 +771,15 @@ func (e *Enforcer) buildState(ctx context.Context, cfg *Config, d *deps, resolve
 				p.cip = c
 			}
 		}
+		p.outage = pathOutage(set, pc.RPTGuard)
+		p.fresh = pc.RPTGuard.FreshIntrospection
 		configured = append(configured, p)
 	}
 	s.defaultVerifier = defaultOr(s.defaultVerifier)
+	configured, err := e.bindOffline(s, cfg, configured) // offline.go
+	if err != nil {
+		return nil, err
+	}
 	paths := configured
 	if resolve && d != nil && d.uma != nil {
 		var err error

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rptguard/rptguard/introspection"
 	"github.com/rptguard/rptguard/policies"
+	"github.com/rptguard/rptguard/policies/keycloak"
 	"github.com/rptguard/rptguard/rpt"
 	"github.com/rptguard/rptguard/uma"
 )
@@ -80,10 +81,13 @@ type Observer interface {
 	// Decision is called once per decided request.
 	Decision(reason Reason, status int, elapsed time.Duration)
 	// Cache reports a lookup in one of the enforcer's caches: "token_value",
-	// "path".
+	// "path"; under on-outage stale-ok, "stale_token" and "stale_uma" (hit:
+	// a stale answer was used during an outage; miss: none was usable).
 	Cache(name string, hit bool)
-	// Call reports an outbound call made for a request: "verify",
-	// "uma_exchange", "uma_ticket", "resource_lookup". err is nil on success.
+	// Call reports a call made for a request: "verify" (every token
+	// verification, local or remote, so its latency is the verification
+	// latency), "uma_exchange", "uma_ticket", "resource_lookup". err is nil
+	// on success; it never contains a token.
 	Call(endpoint string, elapsed time.Duration, err error)
 }
 
@@ -111,6 +115,8 @@ type options struct {
 	retryMin      time.Duration
 	retryMax      time.Duration
 	policyHeaders []string
+	decisionLog   *decisionLogger  // decisionlog.go
+	authz         *keycloak.Result // offline.go
 }
 
 // WithHTTPClient sets the HTTP client for every call to the authorization

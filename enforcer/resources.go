@@ -45,6 +45,13 @@ type pathEntry struct {
 	instance bool
 	// configured: the entry comes from the configuration (not the server).
 	configured bool
+	// offlineBound: an offline path bound to a resource of the
+	// authorization settings; never looked up on the server (offline.go).
+	offlineBound bool
+	// outage is the path's on-outage behaviour; nil inherits the global one.
+	outage *outagePolicy
+	// fresh: introspect without a cached active answer (fresh.go).
+	fresh bool
 }
 
 type methodEntry struct {
@@ -140,7 +147,7 @@ func (s *state) resolvePaths(ctx context.Context, c *uma.Client, configured []*p
 		}
 	}
 	for _, p := range configured {
-		if p.id == "" && p.mode != EnforcementDisabled {
+		if p.id == "" && p.mode != EnforcementDisabled && !p.offlineBound {
 			id, err := s.lookupConfigured(ctx, res, p)
 			if err != nil {
 				return nil, err
@@ -212,6 +219,7 @@ func (s *state) entryFromResource(r *uma.Resource, template string, local *pathE
 	if local != nil {
 		e.methods, e.mode, e.pmode, e.cip = local.methods, local.mode, local.pmode, local.cip
 		e.rule, e.permSource, e.verifier, e.static = local.rule, local.permSource, local.verifier, local.static
+		e.outage, e.fresh = local.outage, local.fresh
 	}
 	return e
 }

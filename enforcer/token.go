@@ -75,25 +75,42 @@ func extractBearer(h http.Header, rawQuery string, maxSize int) (string, error) 
 	if len(rest) > maxSize {
 		return "", errTokenTooLarge
 	}
-	eq := false
-	for i := 0; i < len(rest); i++ {
-		c := rest[i]
-		switch {
-		case c == '=':
-			eq = true
-		case eq:
-			return "", errAmbiguousCredentials // '=' only as trailing padding
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '-', c == '.', c == '_', c == '~', c == '+', c == '/':
-		default:
-			return "", errAmbiguousCredentials
-		}
+	// One branch-free pass over the characters (tokens are kilobytes long and
+	// this runs on every request), then '=' only as trailing padding.
+	if !allIn(&notB64Token, rest) {
+		return "", errAmbiguousCredentials
 	}
-	if rest[0] == '=' {
+	if i := strings.IndexByte(rest, '='); i >= 0 && (i == 0 || strings.TrimLeft(rest[i:], "=") != "") {
 		return "", errAmbiguousCredentials
 	}
 	return rest, nil
 }
+
+// allIn reports whether no byte of s is flagged in notIn, eight bytes per
+// step and without a branch per byte.
+func allIn(notIn *[256]byte, s string) bool {
+	var bad byte
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := s[i : i+8]
+		bad |= notIn[w[0]] | notIn[w[1]] | notIn[w[2]] | notIn[w[3]] | notIn[w[4]] | notIn[w[5]] | notIn[w[6]] | notIn[w[7]]
+	}
+	for ; i < len(s); i++ {
+		bad |= notIn[s[i]]
+	}
+	return bad == 0
+}
+
+// notB64Token is 1 for the bytes that cannot appear in an RFC 6750 b64token
+// ('=' included: its position is checked separately).
+var notB64Token = func() (t [256]byte) {
+	for c := range t {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/=", byte(c)) >= 0) {
+			t[c] = 1
+		}
+	}
+	return t
+}()
 
 // isTokenChar reports an RFC 9110 tchar.
 func isTokenChar(c byte) bool {

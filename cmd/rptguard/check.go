@@ -10,11 +10,20 @@ import (
 
 const checkSynopsis = `check --config FILE --path TARGET [--method M] [--token T | --token-file F]
        [--header 'K: V']... [--jwks FILE] [--now RFC3339] [--policies PATH]...
+       [--authz-export FILE [--client ID] [--map NAME=allow|deny|data.REF]...]
 
 Decides one request with the enforcer's pipeline, offline (no UMA exchange,
 no ticket, no introspection; only the realm's JWKS is fetched, and not even
 that with --jwks), and prints the decision as one JSON object. Paths that name
 a resource without an "id" get the id the token's permissions give that name.
+
+With --authz-export (a Keycloak authorization settings, client or realm
+export), permissions are computed offline from Keycloak's own policies for a
+plain access token, as with "permissions-source": "offline": paths without
+their own permissions-source use it, and bind to the export's resources (by
+name, else by URI; a config without paths uses the export's URIs). JavaScript
+policies must be mapped with --map. Without the flag, a configuration's
+rptguard.authorization-settings is used the same way.
 Exit status: 0 allowed, 2 denied, 1 error.`
 
 // checkResult is check's JSON output. Field names are stable.

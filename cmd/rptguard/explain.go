@@ -12,16 +12,19 @@ import (
 
 	"github.com/rptguard/rptguard/enforcer"
 	"github.com/rptguard/rptguard/internal/pathmatch"
+	"github.com/rptguard/rptguard/policies"
 	"github.com/rptguard/rptguard/rpt"
 )
 
 const explainSynopsis = `explain --config FILE --path TARGET [--method M] [--token T | --token-file F]
        [--header 'K: V']... [--jwks FILE] [--now RFC3339] [--policies PATH]... [--trace=false]
+       [--authz-export FILE [--client ID] [--map NAME=allow|deny|data.REF]...]
 
 Decides one request like check and explains every step: the canonical path,
 each configured template and why it won or lost, the scopes required, what
-the token grants, the Rego evaluation (with its trace) and the final status.
-The output contains token claims: show it to operators only.
+the token grants (or, offline, which Keycloak export decides), the Rego
+evaluation (with its trace), the export's translation warnings and the final
+status. The output contains token claims: show it to operators only.
 Exit status: 0 allowed, 2 denied, 1 error.`
 
 func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -83,12 +86,17 @@ func writeExplanation(w io.Writer, o *offline, d enforcer.Decision, derr error, 
 	}
 
 	// 3. What the request needs.
+	lastIn, _, _ := o.rec.last()
+	offlinePerms := lastIn != nil && lastIn.PermissionsSource == policies.PermissionsOffline
 	fmt.Fprintln(w)
 	if d.Template != "" {
 		res := "none (the path names no resource id)"
 		if d.Resource.ID != "" || d.Resource.Name != "" {
 			id := d.Resource.ID
-			if id == "" {
+			switch {
+			case id == "" && offlinePerms:
+				id = "none in the export; Keycloak's policies match the resource by name"
+			case id == "":
 				id = "unknown offline: no \"id\" in the config and no permission of that name in the token"
 			}
 			res = fmt.Sprintf("%s (id %s)", orDash(d.Resource.Name), id)
@@ -114,7 +122,14 @@ func writeExplanation(w io.Writer, o *offline, d enforcer.Decision, derr error, 
 			fmt.Fprintf(w, "realm roles      %s\n", strings.Join(c.RealmRoles, " "))
 		}
 		perms := c.Permissions()
-		if c.Authorization == nil {
+		if offlinePerms {
+			src := "rptguard.policies (permissions-source offline)"
+			if o.authzFile != "" {
+				src = o.authzFile
+			}
+			fmt.Fprintf(w, "permissions      offline: Keycloak's policies from %s, for the token's roles, groups and claims (no RPT, no server call)\n", src)
+			perms = nil
+		} else if c.Authorization == nil {
 			fmt.Fprintln(w, "grants           nothing: not an RPT (no authorization claim); offline, no UMA exchange is made")
 		} else if len(perms) == 0 {
 			fmt.Fprintln(w, "grants           nothing: the RPT holds no permission")
@@ -156,6 +171,13 @@ func writeExplanation(w io.Writer, o *offline, d enforcer.Decision, derr error, 
 			for _, line := range strings.Split(strings.TrimRight(pd.Trace, "\n"), "\n") {
 				fmt.Fprintf(w, "  %s\n", line)
 			}
+		}
+	}
+
+	if offlinePerms && len(o.authzWarnings) > 0 {
+		fmt.Fprintf(w, "\noffline warnings (evaluated differently from Keycloak)\n")
+		for _, s := range o.authzWarnings {
+			fmt.Fprintf(w, "  %s\n", s)
 		}
 	}
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -57,20 +58,9 @@ func runImport(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("%s: %w", *export, err)
 	}
-	var topts []keycloak.Option
-	for _, m := range maps {
-		name, target, ok := strings.Cut(m, "=")
-		if !ok || name == "" || target == "" {
-			return usageError(fs, "--map: want NAME=allow, NAME=deny or NAME=data.pkg.rule, got %q", m)
-		}
-		switch target {
-		case "allow":
-			topts = append(topts, keycloak.WithPolicyMapping(name, keycloak.MapAllow()))
-		case "deny":
-			topts = append(topts, keycloak.WithPolicyMapping(name, keycloak.MapDeny()))
-		default:
-			topts = append(topts, keycloak.WithPolicyMapping(name, keycloak.MapRule(target)))
-		}
+	topts, err := mappingOptions(fs, maps)
+	if err != nil {
+		return err
 	}
 	res, err := keycloak.Translate(settings, topts...)
 	if err != nil {
@@ -118,6 +108,27 @@ func runImport(_ context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	return nil
+}
+
+// mappingOptions turns --map NAME=allow|deny|data.REF flags into Translate
+// options (bad values are usage errors).
+func mappingOptions(fs *flag.FlagSet, maps []string) ([]keycloak.Option, error) {
+	var topts []keycloak.Option
+	for _, m := range maps {
+		name, target, ok := strings.Cut(m, "=")
+		if !ok || name == "" || target == "" {
+			return nil, usageError(fs, "--map: want NAME=allow, NAME=deny or NAME=data.pkg.rule, got %q", m)
+		}
+		switch target {
+		case "allow":
+			topts = append(topts, keycloak.WithPolicyMapping(name, keycloak.MapAllow()))
+		case "deny":
+			topts = append(topts, keycloak.WithPolicyMapping(name, keycloak.MapDeny()))
+		default:
+			topts = append(topts, keycloak.WithPolicyMapping(name, keycloak.MapRule(target)))
+		}
+	}
+	return topts, nil
 }
 
 // importConfig builds the enforcer configuration for a translation: one

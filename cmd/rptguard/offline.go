@@ -11,12 +11,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/rptguard/rptguard/enforcer"
 	"github.com/rptguard/rptguard/policies"
+	"github.com/rptguard/rptguard/policies/keycloak"
 	"github.com/rptguard/rptguard/rpt"
 )
 
@@ -32,6 +34,10 @@ type decideFlags struct {
 	now       string
 	policies  multiFlag
 	issuer    string
+	// Offline Keycloak policies.
+	authzExport string
+	client      string
+	maps        multiFlag
 }
 
 func (f *decideFlags) register(fs *flag.FlagSet) {
@@ -45,6 +51,9 @@ func (f *decideFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.now, "now", "", "evaluate at this RFC 3339 time instead of the current time")
 	fs.Var(&f.policies, "policies", "Rego file, directory or bundle to load on top of rptguard.policies (repeatable)")
 	fs.StringVar(&f.issuer, "issuer", "", "expected token issuer (default: auth-server-url + /realms/ + realm from the config)")
+	fs.StringVar(&f.authzExport, "authz-export", "", "Keycloak authorization settings, client or realm export: decide with its policies, offline, for a plain access token (permissions-source offline)")
+	fs.StringVar(&f.client, "client", "", "clientId of the resource server in a realm export (with --authz-export)")
+	fs.Var(&f.maps, "map", "with --authz-export, map an unsupported (JavaScript) policy: 'NAME=allow', 'NAME=deny' or 'NAME=data.rptguard.rules.pkg.rule' (repeatable)")
 }
 
 // headerFlag collects repeated --header 'K: V' values.
@@ -88,6 +97,12 @@ type offline struct {
 	// resolved lists the paths whose resource id was taken from the token's
 	// permissions (by resource name), for explain.
 	resolved []string
+	// authz is the translated Keycloak export (--authz-export, or the
+	// configuration's rptguard.authorization-settings), nil if none;
+	// authzFile names it.
+	authz         *keycloak.Result
+	authzFile     string
+	authzWarnings []string
 }
 
 // newOffline checks the flags and builds the offline enforcer. Errors about
@@ -137,6 +152,9 @@ func newOffline(ctx context.Context, fs *flag.FlagSet, f *decideFlags, explain b
 	o := &offline{cfg: cfg, now: now, req: enforcer.Request{
 		Method: f.method, Path: f.path, Token: token, Header: f.headers.h,
 	}}
+	if err := o.loadAuthz(fs, f); err != nil {
+		return nil, err
+	}
 	if err := o.buildVerifier(ctx, f); err != nil {
 		return nil, err
 	}
@@ -153,25 +171,85 @@ func newOffline(ctx context.Context, fs *flag.FlagSet, f *decideFlags, explain b
 	for _, p := range append(append([]string{}, cfg.RPTGuard.Policies...), f.policies...) {
 		srcs = append(srcs, policySource(p))
 	}
+	eopts := []enforcer.Option{
+		enforcer.WithoutServer(),
+		enforcer.WithVerifier(o.verifier),
+		enforcer.WithClock(now),
+		enforcer.WithPolicyHeaders(headerNames(f.headers.h)...),
+	}
+	if o.authz != nil {
+		srcs = append(srcs, o.authz.Source())
+		eopts = append(eopts, enforcer.WithAuthorizationSettings(o.authz))
+	}
 	eng, err := policies.New(ctx, policies.WithSources(srcs...), policies.WithClock(now))
 	if err != nil {
 		o.Close()
 		return nil, err
 	}
 	o.rec = &recorder{eng: eng, explain: explain}
-	enf, err := enforcer.New(ctx, o.cfg,
-		enforcer.WithoutServer(),
-		enforcer.WithVerifier(o.verifier),
-		enforcer.WithEvaluator(o.rec),
-		enforcer.WithClock(now),
-		enforcer.WithPolicyHeaders(headerNames(f.headers.h)...),
-	)
+	enf, err := enforcer.New(ctx, o.cfg, append(eopts, enforcer.WithEvaluator(o.rec))...)
 	if err != nil {
 		o.Close()
 		return nil, fmt.Errorf("%s: %w", f.config, err)
 	}
 	o.enf = enf
 	return o, nil
+}
+
+// loadAuthz translates the Keycloak export of --authz-export (which makes
+// every path without its own permissions-source offline) or, without it,
+// the configuration's rptguard.authorization-settings: the enforcer's engine
+// is the CLI's own (WithEvaluator), so the CLI loads the Rego itself.
+func (o *offline) loadAuthz(fs *flag.FlagSet, f *decideFlags) error {
+	s := &o.cfg.RPTGuard
+	file, client := f.authzExport, f.client
+	var topts []keycloak.Option
+	switch {
+	case file != "":
+		var err error
+		if topts, err = mappingOptions(fs, f.maps); err != nil {
+			return err
+		}
+		s.PermissionsSource = enforcer.PermissionsOffline
+	case client != "" || len(f.maps) > 0:
+		return usageError(fs, "--client and --map need --authz-export")
+	case s.AuthorizationSettings != "":
+		file, client = s.AuthorizationSettings, s.AuthorizationClient
+		for name, v := range s.PolicyMappings {
+			m := keycloak.MapRule(v)
+			switch v {
+			case "allow":
+				m = keycloak.MapAllow()
+			case "deny":
+				m = keycloak.MapDeny()
+			}
+			topts = append(topts, keycloak.WithPolicyMapping(name, m))
+		}
+	default:
+		return nil
+	}
+	data, err := readFile(file)
+	if err != nil {
+		return err
+	}
+	var popts []keycloak.ParseOption
+	if client != "" {
+		popts = append(popts, keycloak.WithClientID(client))
+	}
+	ks, err := keycloak.Parse(data, popts...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	res, err := keycloak.Translate(ks, topts...)
+	if err != nil {
+		if errors.Is(err, keycloak.ErrUnsupportedPolicy) {
+			return fmt.Errorf("%s: %w (map each with --map NAME=allow|deny|data.REF)", file, err)
+		}
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	o.authz, o.authzFile = res, file
+	o.authzWarnings = append(slices.Clone(ks.Warnings), res.Warnings...)
+	return nil
 }
 
 // Close releases the enforcer, engine and verifier.
