@@ -633,7 +633,8 @@ func (e *Enforcer) buildDeps(ctx context.Context, cfg *Config) (_ *deps, err err
 				ClientID:          cfg.Resource,
 				ClientSecret:      string(cfg.Credentials.Secret),
 				Rules:             rules,
-				CacheTTL:          time.Duration(s.IntrospectionCache.MaxTTL),
+				CacheTTL:          introspectionTTL(s.IntrospectionCache),
+				NegativeCacheTTL:  introspectionNegativeTTL(s.IntrospectionCache),
 				MaxEntries:        max(s.IntrospectionCache.MaxEntries, 0),
 				InsecureAllowHTTP: insecure,
 			}, introspection.WithHTTPClient(d.hc), introspection.WithLogger(e.log), introspection.WithClock(e.now))
@@ -674,6 +675,7 @@ func (e *Enforcer) buildDeps(ctx context.Context, cfg *Config) (_ *deps, err err
 		Exchange: uma.ExchangeConfig{
 			MaxEntries: max(s.UMACache.MaxEntries, 0),
 			MaxTTL:     time.Duration(s.UMACache.MaxTTL),
+			Disabled:   s.UMACache.MaxEntries == -1,
 		},
 		InsecureAllowHTTP: insecure,
 	}, uma.WithHTTPClient(d.hc), uma.WithLogger(e.log), uma.WithClock(e.now), uma.WithVerifier(local))
@@ -870,4 +872,23 @@ func (e *Enforcer) PathCacheLen() int {
 		return 0
 	}
 	return s.cache.len()
+}
+
+// introspectionTTL maps the introspection-cache setting to the client's
+// positive TTL: max-entries -1 disables caching (a negative TTL), otherwise
+// max-ttl (0 selects the client's default).
+func introspectionTTL(c CacheConfig) time.Duration {
+	if c.MaxEntries == -1 {
+		return -1
+	}
+	return time.Duration(c.MaxTTL)
+}
+
+// introspectionNegativeTTL disables the negative cache too when the cache is
+// disabled, so every request asks the server.
+func introspectionNegativeTTL(c CacheConfig) time.Duration {
+	if c.MaxEntries == -1 {
+		return -1
+	}
+	return 0
 }

@@ -84,6 +84,9 @@ type ExchangeConfig struct {
 	ErrorBackoff time.Duration
 	// Skew is subtracted from expiries before caching. If 0, 5 seconds.
 	Skew time.Duration
+	// Disabled turns the cache off: every Exchange asks the server
+	// (concurrent identical exchanges are still collapsed into one call).
+	Disabled bool
 }
 
 // AuthMethod is a token-endpoint client authentication method.

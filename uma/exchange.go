@@ -197,7 +197,7 @@ func (x *exchangeCache) fetch(ctx context.Context, key [32]byte, req ExchangeReq
 		ttl = x.cfg.ErrorBackoff
 		e.until = now.Add(ttl)
 	}
-	if ttl > 0 {
+	if ttl > 0 && !x.cfg.Disabled {
 		x.lru.Add(key, e)
 	}
 	c.log.DebugContext(ctx, "uma: RPT exchange",
