@@ -401,7 +401,9 @@ func (s Secret) GoString() string { return `enforcer.Secret("` + s.String() + `"
 // SecretJWT is normally set.
 type Credentials struct {
 	// Secret is the client secret for HTTP Basic authentication
-	// (client_secret_basic). If empty, not used.
+	// (client_secret_basic, RFC 6749 §2.3.1 encoding). If empty, not used.
+	// With several of Secret, JWT and SecretJWT set, Other["provider"]
+	// (Keycloak's "provider" key) must name the one to use.
 	Secret Secret
 	// JWT configures private_key_jwt. If nil, not used.
 	JWT *JWTCredentials
@@ -414,10 +416,20 @@ type Credentials struct {
 
 // JWTCredentials is the "jwt" credential (private_key_jwt).
 // Fields mirror Keycloak's keys; empty fields are absent.
+//
+// rptguard reads the key from a PEM file only (no JKS or PKCS#12 keystore:
+// the enforcer fails to start with a *ConfigError naming the field; convert
+// with keytool/openssl, see credentials.go). The alias and the passwords are
+// then unused. Assertions carry Keycloak's key id, base64url(SHA-256 of the
+// public key's SubjectPublicKeyInfo).
 type JWTCredentials struct {
-	// ClientKeystoreFile locates the keystore holding the signing key.
+	// ClientKeystoreFile is the path of the signing key: a PEM file with one
+	// unencrypted PKCS#8, PKCS#1 (RSA) or SEC 1 (EC) private key, optionally
+	// with certificates. "classpath:" locations are not supported.
 	ClientKeystoreFile string `json:"client-keystore-file,omitempty"`
-	// ClientKeystoreType is the keystore format. If empty, JKS (Keycloak).
+	// ClientKeystoreType is the keystore format. If empty (Keycloak: JKS),
+	// the file must be PEM. "PEM" is an rptguard extension; "JKS" and
+	// "PKCS12" are refused.
 	ClientKeystoreType string `json:"client-keystore-type,omitempty"`
 	// ClientKeystorePassword unlocks the keystore.
 	ClientKeystorePassword Secret `json:"client-keystore-password,omitempty"`
@@ -428,7 +440,8 @@ type JWTCredentials struct {
 	// TokenExpiration is the assertion lifetime in seconds ("token-expiration"
 	// or its alias "token-timeout"). If 0, 10 seconds.
 	TokenExpiration int64 `json:"token-expiration,omitempty"`
-	// Algorithm signs the assertion. If empty, RS256.
+	// Algorithm signs the assertion. If empty, by key type: RS256 (RSA),
+	// ES256/ES384/ES512 (EC, by curve) or EdDSA (Ed25519).
 	Algorithm string `json:"algorithm,omitempty"`
 }
 
@@ -617,6 +630,11 @@ type Settings struct {
 	// reference "data.<pkg>.<rule>". An unmapped one makes New fail naming
 	// it: such policies are never silently allowed.
 	PolicyMappings map[string]string `json:"policy-mappings,omitempty"`
+	// OfflineShadow, if set, checks a sample of the offline decisions
+	// against the authorization server in the background and reports
+	// disagreements, without changing any answer ([ShadowConfig]). If nil,
+	// off.
+	OfflineShadow *ShadowConfig `json:"offline-shadow,omitempty"`
 }
 
 // PathSettings are rptguard's per-path settings, under the key "rptguard" of
@@ -770,7 +788,8 @@ func isZeroSettings(s Settings) bool {
 		s.TokenCache == (CacheConfig{}) && s.IntrospectionCache == (CacheConfig{}) && s.UMACache == (CacheConfig{}) &&
 		len(s.Policies) == 0 && s.DecisionRule == "" && s.PermissionsSource == "" && s.OnOutage == "" &&
 		s.MaxStaleness == 0 && !s.AllowMethodOverride && s.MaxBodyBytes == 0 && !s.InsecureAllowHTTP &&
-		s.AuthorizationSettings == "" && s.AuthorizationClient == "" && len(s.PolicyMappings) == 0
+		s.AuthorizationSettings == "" && s.AuthorizationClient == "" && len(s.PolicyMappings) == 0 &&
+		s.OfflineShadow == nil
 }
 
 func mergeConnection(dst, outer *Config) {
@@ -1443,6 +1462,7 @@ func (p *parser) decodeSettings(o *object, s *Settings) error {
 		so.str("authorization-settings", &s.AuthorizationSettings),
 		so.str("authorization-client", &s.AuthorizationClient),
 		p.stringMap(so, "policy-mappings", &s.PolicyMappings),
+		p.shadowConfig(so, "offline-shadow", &s.OfflineShadow), // shadow.go
 	}
 	if err := firstErr(steps); err != nil {
 		return err
@@ -1557,6 +1577,7 @@ func (c *Config) Validate() error {
 		add(cfgErr("credentials.jwt.token-expiration", "must not be negative"))
 	}
 	add(prefixErr("rptguard", c.RPTGuard.validate()))
+	add(c.validateShadow()) // shadow.go
 	cipOpts := cipOptions{allowInsecureHTTP: c.RPTGuard.InsecureAllowHTTP}
 	if _, err := compileCIP(c.ClaimInformationPoint, cipOpts); err != nil {
 		add(prefixErr("claim-information-point", err))

@@ -122,6 +122,7 @@ type Enforcer struct {
 	tvs         *tokenValues
 	authz       authzCache  // offline.go
 	stale       *staleStore // outage.go; never shared between enforcers
+	shadow      shadowPool  // shadow.go
 
 	st   atomic.Pointer[state]
 	deps atomic.Pointer[deps]
@@ -172,6 +173,7 @@ type state struct {
 	rule            string
 	emptyCtx        *AuthorizationContext
 	offline         *offlineState // offline.go
+	shadow          *shadowState  // shadow.go
 }
 
 // standardMethods are always accepted (Spring StrictHttpFirewall's list);
@@ -353,6 +355,7 @@ func (e *Enforcer) Close() {
 			e.cancel()
 		}
 		e.wg.Wait()
+		e.shadow.close() // shadow.go: before the UMA client closes
 		if d := e.deps.Load(); d != nil {
 			e.closeDeps(d)
 		}
@@ -447,7 +450,7 @@ func sameConnection(a, b *Config) error {
 		conTO, sockTO, minTTL        int64
 	}
 	f := func(c *Config) conn {
-		return conn{c.Realm, c.AuthServerURL, c.Resource, string(c.Credentials.Secret), c.PublicClient,
+		return conn{c.Realm, c.AuthServerURL, c.Resource, credentialsKey(&c.Credentials), c.PublicClient,
 			c.RPTGuard.TokenVerification, c.RPTGuard.IntrospectionInterval, c.RPTGuard.Leeway,
 			c.RPTGuard.AllowedAlgorithms, c.RPTGuard.Audience, c.RPTGuard.MaxTokenSize,
 			c.RPTGuard.TokenCache, c.RPTGuard.IntrospectionCache, c.RPTGuard.UMACache,
@@ -569,6 +572,10 @@ func (e *Enforcer) buildDeps(ctx context.Context, cfg *Config) (_ *deps, err err
 	}()
 	s := &cfg.RPTGuard
 	insecure := s.InsecureAllowHTTP || strings.HasPrefix(strings.ToLower(cfg.AuthServerURL), "http://")
+	cc, err := loadClientCredentials(cfg) // credentials.go: secret, jwt (PEM key) or secret-jwt
+	if err != nil {
+		return nil, err
+	}
 	var md *rpt.ProviderMetadata
 	if e.opts.umaClient == nil || e.opts.verifier == nil {
 		var dopts []rpt.DiscoverOption
@@ -629,14 +636,19 @@ func (e *Enforcer) buildDeps(ctx context.Context, cfg *Config) (_ *deps, err err
 		}
 		if modes[VerifyIntrospection] || modes[VerifyHybrid] {
 			ic, err := introspection.New(introspection.Config{
-				Endpoint:          md.IntrospectionEndpoint,
-				ClientID:          cfg.Resource,
-				ClientSecret:      string(cfg.Credentials.Secret),
-				Rules:             rules,
-				CacheTTL:          introspectionTTL(s.IntrospectionCache),
-				NegativeCacheTTL:  introspectionNegativeTTL(s.IntrospectionCache),
-				MaxEntries:        max(s.IntrospectionCache.MaxEntries, 0),
-				InsecureAllowHTTP: insecure,
+				Endpoint:           md.IntrospectionEndpoint,
+				ClientID:           cfg.Resource,
+				ClientSecret:       cc.secret,
+				AuthMethod:         cc.introspectionMethod(),
+				PrivateKey:         cc.key,
+				KeyID:              cc.keyID,
+				AssertionAlgorithm: cc.alg,
+				AssertionTTL:       cc.ttl,
+				Rules:              rules,
+				CacheTTL:           introspectionTTL(s.IntrospectionCache),
+				NegativeCacheTTL:   introspectionNegativeTTL(s.IntrospectionCache),
+				MaxEntries:         max(s.IntrospectionCache.MaxEntries, 0),
+				InsecureAllowHTTP:  insecure,
 			}, introspection.WithHTTPClient(d.hc), introspection.WithLogger(e.log), introspection.WithClock(e.now))
 			if err != nil {
 				return nil, fmt.Errorf("enforcer: introspection: %w", err)
@@ -657,10 +669,6 @@ func (e *Enforcer) buildDeps(ctx context.Context, cfg *Config) (_ *deps, err err
 		d.uma = e.opts.umaClient
 		return d, nil
 	}
-	secret := cfg.Credentials.Secret
-	if cfg.PublicClient {
-		secret = ""
-	}
 	uc, err := uma.New(ctx, uma.Config{
 		AuthServerURL:                cfg.AuthServerURL,
 		Realm:                        cfg.Realm,
@@ -670,7 +678,12 @@ func (e *Enforcer) buildDeps(ctx context.Context, cfg *Config) (_ *deps, err err
 		ResourceRegistrationEndpoint: md.ResourceRegistrationEndpoint,
 		JWKSURL:                      md.JWKSURI,
 		ClientID:                     cfg.Resource,
-		Credentials:                  uma.Credentials{Secret: uma.Secret(secret)},
+		Credentials:                  uma.Credentials{Secret: uma.Secret(cc.secret)},
+		AuthMethod:                   cc.umaMethod(),
+		PrivateKey:                   cc.key,
+		KeyID:                        cc.keyID,
+		AssertionAlgorithm:           cc.alg,
+		AssertionTTL:                 cc.ttl,
 		TokenMinimumTimeToLive:       int(cfg.TokenMinimumTimeToLive),
 		Exchange: uma.ExchangeConfig{
 			MaxEntries: max(s.UMACache.MaxEntries, 0),
@@ -780,6 +793,9 @@ func (e *Enforcer) buildState(ctx context.Context, cfg *Config, d *deps, resolve
 	s.defaultVerifier = defaultOr(s.defaultVerifier)
 	configured, err := e.bindOffline(s, cfg, configured) // offline.go
 	if err != nil {
+		return nil, err
+	}
+	if err := e.bindShadow(s, cfg, d); err != nil { // shadow.go
 		return nil, err
 	}
 	paths := configured

@@ -86,8 +86,9 @@ type Observer interface {
 	Cache(name string, hit bool)
 	// Call reports a call made for a request: "verify" (every token
 	// verification, local or remote, so its latency is the verification
-	// latency), "uma_exchange", "uma_ticket", "resource_lookup". err is nil
-	// on success; it never contains a token.
+	// latency), "uma_exchange", "uma_ticket", "resource_lookup", and
+	// "uma_shadow" for shadow checks (in the background; see
+	// [ShadowConfig]). err is nil on success; it never contains a token.
 	Call(endpoint string, elapsed time.Duration, err error)
 }
 
@@ -115,8 +116,9 @@ type options struct {
 	retryMin      time.Duration
 	retryMax      time.Duration
 	policyHeaders []string
-	decisionLog   *decisionLogger  // decisionlog.go
-	authz         *keycloak.Result // offline.go
+	decisionLog   *decisionLogger         // decisionlog.go
+	authz         *keycloak.Result        // offline.go
+	shadowSampler func(rate float64) bool // shadow.go
 }
 
 // WithHTTPClient sets the HTTP client for every call to the authorization

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/rptguard/rptguard/internal/clientauth"
 	"github.com/rptguard/rptguard/internal/httpx"
 	"github.com/rptguard/rptguard/rpt"
 )
@@ -38,7 +40,7 @@ type Client struct {
 	clientID  string
 	issuer    string
 	hint      string
-	auth      *authenticator
+	auth      *clientauth.Authenticator
 	rules     rpt.ClaimRules
 	rc        *resty.Client
 	maxBody   int64
@@ -354,7 +356,7 @@ func (c *Client) call(ctx context.Context, token string) (*Result, error) {
 	if c.hint != "" {
 		form.Set("token_type_hint", c.hint)
 	}
-	authz, err := c.auth.apply(form, c.now())
+	authz, err := c.auth.Apply(form, c.now())
 	if err != nil {
 		return nil, &UnavailableError{RetryAfter: c.errTTL, Err: err}
 	}
@@ -374,8 +376,14 @@ func (c *Client) call(ctx context.Context, token string) (*Result, error) {
 	defer func() { _ = body.Close() }()
 	status := resp.StatusCode()
 	if status != 200 {
-		_, _ = io.Copy(io.Discard, io.LimitReader(body, 4<<10))
-		return nil, statusError(status, resp.Header(), c.now(), c.errTTL)
+		head, _ := io.ReadAll(io.LimitReader(body, 4<<10))
+		err := statusError(status, resp.Header(), c.now(), c.errTTL)
+		if status == http.StatusBadRequest && invalidClient(head) {
+			// Some servers (Keycloak's token endpoint among them) answer a
+			// rejected client assertion with 400 invalid_client.
+			err.(*UnavailableError).Err = ErrClientAuth
+		}
+		return nil, err
 	}
 	data, err := httpx.ReadLimited(body, c.maxBody)
 	if err != nil {

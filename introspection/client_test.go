@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rptguard/rptguard/internal/clientauth"
 	"github.com/rptguard/rptguard/keycloaktest"
 	"github.com/rptguard/rptguard/rpt"
 )
@@ -431,7 +431,7 @@ func TestRequestForm(t *testing.T) {
 			} else {
 				assert.Equal(t, tt.wantHint, req.Form.Get("token_type_hint"))
 			}
-			assert.Equal(t, basicAuthorization(e.srv.ClientID(), e.srv.ClientSecret()), req.Header.Get("Authorization"))
+			assert.Equal(t, clientauth.BasicAuthorization(e.srv.ClientID(), e.srv.ClientSecret()), req.Header.Get("Authorization"))
 			assert.NotContains(t, req.Form, "client_secret")
 		})
 	}
@@ -676,8 +676,8 @@ func TestDiscoveredEndpoint(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// TestRetryAfterOverHTTP: a 503 or 429 with Retry-After carries the hint to
-// the caller (keycloaktest has no header knob, so a bare handler answers).
+// TestRetryAfterOverHTTP: a 503 or 429 with Retry-After from keycloaktest
+// carries the hint to the caller; the error body never reaches the error.
 func TestRetryAfterOverHTTP(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -688,26 +688,26 @@ func TestRetryAfterOverHTTP(t *testing.T) {
 	}{
 		{name: "503 seconds", status: 503, header: "30", want: 30 * time.Second},
 		{name: "429 seconds", status: 429, header: "2", want: 2 * time.Second},
+		{name: "503 http-date", status: 503, header: "date", want: 90 * time.Second},
 		{name: "503 without header", status: 503, want: DefaultErrorBackoff},
+		{name: "503 garbage header", status: 503, header: "soon", want: DefaultErrorBackoff},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				if tt.header != "" {
-					w.Header().Set("Retry-After", tt.header)
-				}
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(tt.status)
-				_, _ = w.Write([]byte(`{"error":"temporarily_unavailable","error_description":"internal host kc-7.corp"}`))
-			}))
-			t.Cleanup(srv.Close)
-			c, err := New(Config{
-				Endpoint: srv.URL + "/introspect", ClientID: "api", ClientSecret: "s", InsecureAllowHTTP: true,
-				Rules: rpt.ClaimRules{Issuer: "https://kc.example/realms/r", Audience: []string{"api"}},
-			}, WithHTTPClient(srv.Client()))
-			require.NoError(t, err)
-			_, err = c.Verify(t.Context(), "opaque")
+			e := newEnv(t)
+			h := http.Header{}
+			switch tt.header {
+			case "":
+			case "date":
+				h.Set("Retry-After", e.clock.Now().Add(90*time.Second).UTC().Format(http.TimeFormat))
+			default:
+				h.Set("Retry-After", tt.header)
+			}
+			e.srv.RespondWithHeaders(keycloaktest.EndpointIntrospection, tt.status, h, "application/json",
+				`{"error":"temporarily_unavailable","error_description":"internal host kc-7.corp"}`)
+			c := e.client(t, nil)
+			_, err := c.Verify(t.Context(), e.srv.IssueRPT("alice", orders))
 			var ue *UnavailableError
 			require.ErrorAs(t, err, &ue)
 			assert.Equal(t, tt.status, ue.StatusCode)

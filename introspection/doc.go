@@ -32,7 +32,8 @@
 // a string or a number, duplicate keys, trailing data, HTML, a wrong content
 // type, an oversized body, a 5xx, a timeout, a refused connection — is
 // [ErrUnavailable] (answer 503), never "inactive" and never "active". The
-// server rejecting our own client authentication (401/403) is
+// server rejecting our own client authentication (401/403, or 400
+// invalid_client as Keycloak's token endpoint answers a bad assertion) is
 // [ErrClientAuth], which also matches ErrUnavailable and is logged as an
 // operator error. Errors and log lines never contain the token, the client
 // secret or the authorization server's response body.

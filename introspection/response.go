@@ -46,6 +46,19 @@ func statusError(status int, header http.Header, now time.Time, backoff time.Dur
 	return ue
 }
 
+// invalidClient reports whether an error body is an RFC 6749 §5.2 answer
+// with error invalid_client or unauthorized_client. Only the code is read;
+// nothing of the body reaches an error or a log line.
+func invalidClient(body []byte) bool {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return false
+	}
+	return e.Error == "invalid_client" || e.Error == "unauthorized_client"
+}
+
 // maxRetryAfter caps a server's Retry-After hint.
 const maxRetryAfter = time.Hour
 

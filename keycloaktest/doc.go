@@ -13,6 +13,14 @@
 //     response_mode, …) with Keycloak's error bodies (RFC 6749 §5.2);
 //   - POST …/protocol/openid-connect/token/introspect (RFC 7662), with
 //     Keycloak's RPT shape for token_type_hint=requesting_party_token;
+//   - client authentication at both: client_secret_basic (RFC 6749 §2.3.1),
+//     client_secret_post, and RFC 7523 client assertions — private_key_jwt
+//     against [Client.PublicKey] (or [WithResourceServerKey]) and
+//     client_secret_jwt against the secret — checking signature,
+//     iss = sub = client id, aud (realm issuer or token endpoint), exp and a
+//     single use of jti. A rejected assertion gets Keycloak's 400
+//     invalid_client at the token endpoint and 401 invalid_request
+//     "Authentication failed." at the introspection endpoint;
 //   - POST …/authz/protection/permission (permission tickets, UMA
 //     Federated Authorization §4) and …/authz/protection/resource_set[/{id}]
 //     (resource registration, including Keycloak's matchingUri search).
@@ -51,6 +59,8 @@
 //
 //		// Failure injection:
 //		kc.Fail(keycloaktest.EndpointIntrospection, http.StatusBadGateway)
+//		kc.RespondWithHeaders(keycloaktest.EndpointToken, http.StatusServiceUnavailable,
+//			http.Header{"Retry-After": {"30"}}, "application/json", `{"error":"temporarily_unavailable"}`)
 //		kc.Hang(keycloaktest.EndpointJWKS) // until the request ctx ends
 //		kc.SetReady(false)                 // 503 everywhere
 //		kc.Heal("")

@@ -13,8 +13,10 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", "Invalid form body")
 		return
 	}
-	cl, _, ok := s.clientAuth(r)
-	if !ok {
+	// Keycloak's TokenIntrospectionEndpoint turns every client
+	// authentication failure (assertions included) into this answer.
+	cl, _, e := s.clientAuth(r)
+	if e != nil {
 		writeError(w, http.StatusUnauthorized, "invalid_request", "Authentication failed.")
 		return
 	}

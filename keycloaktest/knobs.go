@@ -66,6 +66,7 @@ func (rr *RecordedRequest) clone() *RecordedRequest {
 
 type cannedResponse struct {
 	status      int
+	header      http.Header
 	contentType string
 	body        string
 }
@@ -143,11 +144,19 @@ func (s *Server) Hang(e Endpoint) {
 }
 
 // Respond makes endpoint e answer with exactly this status, Content-Type
-// (omitted if empty) and body, for malformed or custom answers.
+// (omitted if empty) and body, for malformed or custom answers, until
+// [Server.Heal].
 func (s *Server) Respond(e Endpoint, status int, contentType, body string) {
+	s.RespondWithHeaders(e, status, nil, contentType, body)
+}
+
+// RespondWithHeaders is [Server.Respond] with extra response headers (for
+// example Retry-After on a 503 or 429). header is copied; contentType, when
+// not empty, overrides a Content-Type in header.
+func (s *Server) RespondWithHeaders(e Endpoint, status int, header http.Header, contentType, body string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.knobLocked(e).respond = &cannedResponse{status: status, contentType: contentType, body: body}
+	s.knobLocked(e).respond = &cannedResponse{status: status, header: header.Clone(), contentType: contentType, body: body}
 }
 
 // Heal undoes Fail, Hang, Respond and SetLatency for e ("" = every
@@ -246,6 +255,11 @@ func (s *Server) applyKnobs(w http.ResponseWriter, r *http.Request, ep Endpoint,
 		return false
 	}
 	if k.respond != nil {
+		for name, vs := range k.respond.header {
+			for _, v := range vs {
+				w.Header().Add(name, v)
+			}
+		}
 		if k.respond.contentType != "" {
 			w.Header().Set("Content-Type", k.respond.contentType)
 		}

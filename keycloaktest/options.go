@@ -2,6 +2,7 @@ package keycloaktest
 
 import (
 	"context"
+	"crypto"
 	"time"
 
 	"github.com/rptguard/rptguard/rpt"
@@ -24,6 +25,7 @@ type config struct {
 	listenAddr string // WithListenAddr; "" = a random loopback port
 	rsID       string
 	rsSecret   string
+	rsKey      crypto.PublicKey
 	clients    []Client
 	users      []User
 	resources  []Resource
@@ -66,6 +68,14 @@ func WithResourceServer(clientID, secret string) Option {
 	return func(c *config) { c.rsID, c.rsSecret, c.rsExplicit = clientID, secret, true }
 }
 
+// WithResourceServerKey registers the public key the resource-server client
+// authenticates with by private_key_jwt (see [Client.PublicKey]); its
+// secret keeps working for the secret methods and client_secret_jwt.
+// [Server.SetClientPublicKey] changes it later.
+func WithResourceServerKey(key crypto.PublicKey) Option {
+	return func(c *config) { c.rsKey = key }
+}
+
 // WithClient registers an extra client (public or confidential). Extra
 // clients can authenticate and obtain tokens but are not resource servers.
 func WithClient(cl Client) Option { return func(c *config) { c.clients = append(c.clients, cl) } }
@@ -99,9 +109,17 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 
 // Client is an OAuth client of the realm.
 type Client struct {
-	ID     string // client_id
-	Secret string // client secret; ignored for public clients
-	Public bool   // public clients authenticate with client_id only
+	ID string // client_id
+	// Secret is the client secret (client_secret_basic, client_secret_post)
+	// and the HMAC key of client_secret_jwt assertions. Ignored for public
+	// clients; if empty, the secret methods fail.
+	Secret string
+	Public bool // public clients authenticate with client_id only
+	// PublicKey, when set, lets the client authenticate with private_key_jwt
+	// (Keycloak's "Signed JWT" authenticator): an *rsa.PublicKey,
+	// *ecdsa.PublicKey or ed25519.PublicKey verifying the RFC 7523
+	// client_assertion. If nil, private_key_jwt fails for this client.
+	PublicKey crypto.PublicKey
 	// ServiceAccountRoles are realm roles of the client's service account
 	// (confidential clients only), present in client_credentials tokens.
 	ServiceAccountRoles []string

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Server is a Keycloak-compatible authorization server for one realm,
@@ -45,7 +46,8 @@ type Server struct {
 	revokedSessions map[string]bool
 	knobs           map[Endpoint]*knob
 	last            map[Endpoint]*RecordedRequest
-	authz           *authzState // loaded authorization settings, or nil
+	authz           *authzState          // loaded authorization settings, or nil
+	usedJTIs        map[string]time.Time // client id + jti of accepted client assertions → expiry
 }
 
 // resource is a stored Resource with its owner resolved.
@@ -107,6 +109,7 @@ func Start(opts ...Option) (*Server, error) {
 		revokedSessions: map[string]bool{},
 		knobs:           map[Endpoint]*knob{},
 		last:            map[Endpoint]*RecordedRequest{},
+		usedJTIs:        map[string]time.Time{},
 	}
 	key, err := newSigningKey(cfg.alg, cfg.realm)
 	if err != nil {
@@ -115,7 +118,7 @@ func Start(opts ...Option) (*Server, error) {
 	s.keys = []*signingKey{key}
 	s.signKID = key.kid
 
-	s.addClientLocked(Client{ID: cfg.rsID, Secret: cfg.rsSecret})
+	s.addClientLocked(Client{ID: cfg.rsID, Secret: cfg.rsSecret, PublicKey: cfg.rsKey})
 	s.rsUUID = s.clientUUIDs[cfg.rsID]
 	for _, c := range cfg.clients {
 		if c.ID == "" {

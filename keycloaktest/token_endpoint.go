@@ -31,10 +31,14 @@ func oerr(status int, code, desc string) *oauthError {
 }
 
 // clientAuth authenticates the client of a form request: HTTP Basic with
-// form-urlencoded id and secret (RFC 6749 §2.3.1), client_secret_post, or a
-// bare client_id for public clients. presented is false when the request
-// carries no client credentials at all.
-func (s *Server) clientAuth(r *http.Request) (cl *Client, presented, ok bool) {
+// form-urlencoded id and secret (RFC 6749 §2.3.1), client_secret_post, an
+// RFC 7523 client assertion (private_key_jwt, client_secret_jwt; see
+// assertionClient), or a bare client_id for public clients. presented is
+// false when the request carries no client credentials at all. On failure e
+// is the token endpoint's answer: 401 invalid_client for a wrong or missing
+// secret or an unknown client, 400 invalid_client for a rejected assertion.
+func (s *Server) clientAuth(r *http.Request) (cl *Client, presented bool, e *oauthError) {
+	failed := oerr(http.StatusUnauthorized, "invalid_client", invalidClientMsg)
 	var id, secret string
 	hasSecret := false
 	if h := r.Header.Get("Authorization"); h != "" {
@@ -42,20 +46,24 @@ func (s *Server) clientAuth(r *http.Request) (cl *Client, presented, ok bool) {
 		if strings.EqualFold(scheme, "Basic") {
 			raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
 			if err != nil {
-				return nil, true, false
+				return nil, true, failed
 			}
 			rawID, rawSecret, found := strings.Cut(string(raw), ":")
 			if !found {
-				return nil, true, false
+				return nil, true, failed
 			}
 			var err1, err2 error
 			id, err1 = url.QueryUnescape(rawID)
 			secret, err2 = url.QueryUnescape(rawSecret)
 			if err1 != nil || err2 != nil {
-				return nil, true, false
+				return nil, true, failed
 			}
 			hasSecret = true
 		}
+	}
+	if id == "" && (r.PostForm.Has("client_assertion_type") || r.PostForm.Has("client_assertion")) {
+		cl, e := s.assertionClient(r)
+		return cl, true, e
 	}
 	if id == "" {
 		id = r.PostForm.Get("client_id")
@@ -64,21 +72,21 @@ func (s *Server) clientAuth(r *http.Request) (cl *Client, presented, ok bool) {
 		}
 	}
 	if id == "" {
-		return nil, false, false
+		return nil, false, failed
 	}
 	s.mu.RLock()
 	c := s.clients[id]
 	s.mu.RUnlock()
 	if c == nil {
-		return nil, true, false
+		return nil, true, failed
 	}
 	if c.Public {
-		return c, true, true
+		return c, true, nil
 	}
-	if !hasSecret || subtle.ConstantTimeCompare([]byte(secret), []byte(c.Secret)) != 1 {
-		return nil, true, false
+	if !hasSecret || c.Secret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(c.Secret)) != 1 {
+		return nil, true, failed
 	}
-	return c, true, true
+	return c, true, nil
 }
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
@@ -115,9 +123,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) requireClient(r *http.Request) (*Client, *oauthError) {
-	c, _, ok := s.clientAuth(r)
-	if !ok {
-		return nil, oerr(http.StatusUnauthorized, "invalid_client", invalidClientMsg)
+	c, _, e := s.clientAuth(r)
+	if e != nil {
+		return nil, e
 	}
 	return c, nil
 }

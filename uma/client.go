@@ -2,7 +2,6 @@ package uma
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"github.com/rptguard/rptguard/internal/clientauth"
 	"github.com/rptguard/rptguard/internal/httpx"
 )
 
@@ -30,6 +30,7 @@ type Client struct {
 	log      *slog.Logger
 	now      func() time.Time
 	verifier Verifier
+	auth     *clientauth.Authenticator
 	closeFn  func()
 	closed   sync.Once
 
@@ -76,7 +77,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Client, error) {
 	switch cfg.AuthMethod {
 	case "":
 		cfg.AuthMethod = AuthClientSecretBasic
-	case AuthClientSecretBasic, AuthClientSecretPost:
+	case AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT, AuthClientSecretJWT:
 	default:
 		return nil, errors.New("uma: config: unsupported auth method")
 	}
@@ -120,6 +121,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Client, error) {
 		if _, err := httpx.CheckURL(u, cfg.InsecureAllowHTTP); err != nil {
 			return nil, fmt.Errorf("uma: config: %w", err)
 		}
+	}
+	if c.auth, err = newAuthenticator(&cfg, c.ep.Issuer); err != nil {
+		return nil, err
 	}
 
 	c.verifier = o.verifier
@@ -195,7 +199,13 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 	form := r.form
 	if r.clientAuth {
 		form = cloneValues(form)
-		c.authenticate(rq, form)
+		authz, err := c.auth.Apply(form, c.now())
+		if err != nil {
+			return nil, unavailable(r.endpoint, fmt.Errorf("uma: %w", err))
+		}
+		if authz != "" {
+			rq.SetHeader("Authorization", authz)
+		}
 	}
 	switch {
 	case form != nil:
@@ -229,21 +239,46 @@ func cloneValues(v url.Values) url.Values {
 	return out
 }
 
-// authenticate adds client authentication to a token-endpoint request.
-func (c *Client) authenticate(rq *resty.Request, form url.Values) {
-	secret := string(c.cfg.Credentials.Secret)
-	switch {
-	case secret == "":
-		form.Set("client_id", c.cfg.ClientID)
-	case c.cfg.AuthMethod == AuthClientSecretPost:
-		form.Set("client_id", c.cfg.ClientID)
-		form.Set("client_secret", secret)
-	default:
-		// RFC 6749 §2.3.1: both parts form-urlencoded before Base64.
-		cred := url.QueryEscape(c.cfg.ClientID) + ":" + url.QueryEscape(secret)
-		rq.SetHeader("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cred)))
+// newAuthenticator maps cfg onto the shared client authentication (package
+// internal/clientauth, also used by introspection). With a secret method and
+// no secret the client is public (client_id only). issuer is the default
+// assertion audience.
+func newAuthenticator(cfg *Config, issuer string) (*clientauth.Authenticator, error) {
+	method := clientauth.Method(cfg.AuthMethod)
+	if cfg.Credentials.Secret == "" && (cfg.AuthMethod == AuthClientSecretBasic || cfg.AuthMethod == AuthClientSecretPost) {
+		method = clientauth.None
 	}
+	aud := cfg.AssertionAudience
+	if aud == "" {
+		aud = issuer
+	}
+	a, err := clientauth.New(clientauth.Config{
+		Method:     method,
+		ClientID:   cfg.ClientID,
+		Secret:     clientauth.Secret(cfg.Credentials.Secret),
+		PrivateKey: cfg.PrivateKey,
+		KeyID:      cfg.KeyID,
+		Algorithm:  cfg.AssertionAlgorithm,
+		Audience:   aud,
+		TTL:        cfg.AssertionTTL,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("uma: config: %w", err)
+	}
+	return a, nil
 }
+
+// String describes the client without credentials.
+func (c *Client) String() string {
+	return fmt.Sprintf("uma.Client{issuer:%q client_id:%q auth_method:%s}", c.ep.Issuer, c.cfg.ClientID, c.auth.Method())
+}
+
+// GoString is String, so %#v never prints credentials.
+func (c *Client) GoString() string { return c.String() }
+
+// Format implements fmt.Formatter: every verb prints String, so neither the
+// secret nor the private key is ever printed.
+func (c *Client) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
 
 // statusError turns a non-success answer into an *Error (never including the
 // body in its text).

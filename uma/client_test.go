@@ -61,7 +61,12 @@ func TestNew(t *testing.T) {
 		{name: "no client id", cfg: func(c uma.Config) uma.Config { c.ClientID = ""; return c }, wantErr: true},
 		{name: "no realm", cfg: func(c uma.Config) uma.Config { c.Realm = ""; return c }, wantErr: true},
 		{name: "unknown realm", cfg: func(c uma.Config) uma.Config { c.Realm = "nope"; return c }, wantErr: true},
-		{name: "bad auth method", cfg: func(c uma.Config) uma.Config { c.AuthMethod = "private_key_jwt"; return c }, wantErr: true},
+		{name: "bad auth method", cfg: func(c uma.Config) uma.Config { c.AuthMethod = "tls_client_auth"; return c }, wantErr: true},
+		{name: "private_key_jwt without key", cfg: func(c uma.Config) uma.Config { c.AuthMethod = uma.AuthPrivateKeyJWT; return c }, wantErr: true},
+		{name: "client_secret_jwt without secret", cfg: func(c uma.Config) uma.Config {
+			c.AuthMethod, c.Credentials.Secret = uma.AuthClientSecretJWT, ""
+			return c
+		}, wantErr: true},
 		{name: "explicit without issuer", cfg: func(c uma.Config) uma.Config { c.TokenEndpoint = srv.TokenURL(); return c }, wantErr: true},
 		{name: "explicit without jwks or verifier", cfg: func(c uma.Config) uma.Config {
 			c.TokenEndpoint, c.Issuer = srv.TokenURL(), srv.Issuer()

@@ -2,6 +2,8 @@ package uma
 
 import (
 	"context"
+	"crypto"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -44,12 +46,31 @@ type Config struct {
 
 	// ClientID is the resource server's client_id (Keycloak "resource").
 	ClientID string `json:"resource"`
-	// Credentials of ClientID. An empty secret makes the client public: it
-	// sends client_id as a form parameter and cannot obtain a PAT.
+	// Credentials of ClientID. With AuthClientSecretBasic or
+	// AuthClientSecretPost an empty secret makes the client public: it sends
+	// client_id as a form parameter and cannot obtain a PAT. The secret is
+	// also the HMAC key of AuthClientSecretJWT.
 	Credentials Credentials `json:"credentials,omitempty"`
 	// AuthMethod is the token-endpoint client authentication. If empty,
 	// AuthClientSecretBasic.
 	AuthMethod AuthMethod `json:"auth-method,omitempty"`
+	// PrivateKey signs AuthPrivateKeyJWT client assertions: an
+	// *rsa.PrivateKey, *ecdsa.PrivateKey or ed25519.PrivateKey. Required for
+	// AuthPrivateKeyJWT. It never appears in an error, a log line or fmt
+	// output of a Config.
+	PrivateKey crypto.Signer `json:"-"`
+	// KeyID is the "kid" header of client assertions. If empty, none is sent.
+	KeyID string `json:"key-id,omitempty"`
+	// AssertionAlgorithm is the JWS algorithm of client assertions. If empty:
+	// HS256 for AuthClientSecretJWT; RS256, ES256/ES384/ES512 (by curve) or
+	// EdDSA for AuthPrivateKeyJWT, by key type.
+	AssertionAlgorithm string `json:"algorithm,omitempty"`
+	// AssertionAudience is the "aud" of client assertions. If empty, the
+	// realm issuer (which Keycloak accepts, as it does the token endpoint).
+	AssertionAudience string `json:"assertion-audience,omitempty"`
+	// AssertionTTL is the lifetime of a client assertion. If zero, 60
+	// seconds. Every request gets a fresh assertion with a new jti.
+	AssertionTTL time.Duration `json:"-"`
 	// Audience is the resource server the UMA grant asks for when a request
 	// names none. If empty, ClientID. The default verifier requires RPTs to
 	// name it in aud.
@@ -92,13 +113,47 @@ type ExchangeConfig struct {
 // AuthMethod is a token-endpoint client authentication method.
 type AuthMethod string
 
-// Supported client authentication methods (RFC 6749 §2.3.1).
+// Supported client authentication methods (RFC 6749 §2.3.1, RFC 7523 §2.2;
+// the names are OAuth token_endpoint_auth_method values).
 const (
 	// AuthClientSecretBasic: Authorization: Basic base64(urlencode(id):urlencode(secret)).
+	// Keycloak credentials {"secret": …}.
 	AuthClientSecretBasic AuthMethod = "client_secret_basic"
 	// AuthClientSecretPost: client_id and client_secret form parameters.
 	AuthClientSecretPost AuthMethod = "client_secret_post"
+	// AuthPrivateKeyJWT: an RFC 7523 client assertion signed with
+	// Config.PrivateKey (Keycloak credentials {"jwt": …}).
+	AuthPrivateKeyJWT AuthMethod = "private_key_jwt"
+	// AuthClientSecretJWT: an RFC 7523 client assertion MACed with the client
+	// secret (Keycloak credentials {"secret-jwt": …}).
+	AuthClientSecretJWT AuthMethod = "client_secret_jwt"
 )
+
+// String describes c without the secret and the private key.
+func (c Config) String() string {
+	key := ""
+	if c.PrivateKey != nil {
+		key = "REDACTED"
+	}
+	return fmt.Sprintf("uma.Config{AuthServerURL:%q Realm:%q Issuer:%q TokenEndpoint:%q ClientID:%q AuthMethod:%q Secret:%q PrivateKey:%q KeyID:%q}",
+		c.AuthServerURL, c.Realm, c.Issuer, c.TokenEndpoint, c.ClientID, c.AuthMethod, c.Credentials.Secret.String(), key, c.KeyID)
+}
+
+// GoString is String, so %#v redacts too.
+func (c Config) GoString() string { return c.String() }
+
+// Format implements fmt.Formatter: every verb prints String, so no verb
+// reveals the secret or the key.
+func (c Config) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
+
+// LogValue implements slog.LogValuer without the secret and the key.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("realm", c.Realm),
+		slog.String("client_id", c.ClientID),
+		slog.String("auth_method", string(c.AuthMethod)),
+	)
+}
 
 // Credentials holds the client secret ({"secret": "…"} in Keycloak JSON).
 type Credentials struct {

@@ -22,7 +22,8 @@
 // Specifications: UMA 2.0 Grant for OAuth 2.0 Authorization (Kantara),
 // Federated Authorization for UMA 2.0 (permission endpoint, resource
 // registration), RFC 6749 (client authentication §2.3.1, error responses
-// §5.2), RFC 9110 §11 (WWW-Authenticate syntax), and Keycloak's behaviour as
+// §5.2), RFC 7523 §2.2 (client assertions: private_key_jwt and
+// client_secret_jwt, see [AuthMethod]), RFC 9110 §11 (WWW-Authenticate syntax), and Keycloak's behaviour as
 // described in the project's SPEC §3.5–§3.6, §5 and §6.
 //
 // # Errors

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/rptguard/rptguard/internal/clientauth"
 )
 
 // patSource caches the resource server's Protection API token (SPEC §6.2).
@@ -63,7 +65,7 @@ func (p *patSource) get(ctx context.Context) (string, error) {
 
 func (p *patSource) fetch(ctx context.Context) (string, error) {
 	c := p.c
-	if c.cfg.Credentials.Secret == "" {
+	if c.auth.Method() == clientauth.None {
 		return "", invalidRequest("a public client cannot obtain a PAT")
 	}
 	issued := c.now()

@@ -15,7 +15,7 @@ import (
 // GrantResult.Token; decision mode sets Decision (always true: denials are
 // errors); permissions mode sets Permissions.
 //
-// Without req.BearerToken the client authenticates itself (client secret);
+// Without req.BearerToken the client authenticates itself (Config.AuthMethod);
 // with it, the bearer token is the caller's identity and no client
 // authentication is sent.
 //
