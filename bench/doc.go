@@ -14,6 +14,8 @@
 //
 //	BenchmarkDecision/{warm|cold}/{p5|p50}/{rptguard|baseline}
 //	BenchmarkDecisionParallel/{warm|cold}/{p5|p50}/{rptguard|baseline}
+//	BenchmarkDecisionUserPolicy/{warm|cold}/{p5|p50}/{rptguard|baseline}
+//	BenchmarkDecisionUserPolicy/warm/{p5|p50}/prebuilt
 //	BenchmarkMatch/{t10|t10000}/{rptguard|baseline}
 //	BenchmarkIntrospection/{warm|cold}/{rptguard|baseline}
 //	BenchmarkUMA/{warm|cold}/{rptguard|baseline}
@@ -24,6 +26,15 @@
 // request pays hashing, verification, conversion and cache insertion).
 // p5 and p50 are RPTs with 5 and 50 permissions (≈ 2 KB and ≈ 8 KB). The
 // clock is fixed, so tokens never expire during a run.
+//
+// BenchmarkDecisionUserPolicy loads user policies (deny rules in
+// rptguard.user reading input.request and input.token; the path names
+// rules.owner_only, which compares a path parameter with the token's
+// preferred_username); its baseline evaluates the same Keycloak decision
+// and rules. Its prebuilt sub-benchmark is the Rego floor: the query the
+// engine evaluates for the user part, prepared with plain OPA over the same
+// modules and evaluated on a prebuilt ast.Value input, with no HTTP, token
+// or Go-side work (target: warm rptguard within 1.3× of it).
 //
 // run.sh runs them with -count and prints a table of medians and
 // baseline/rptguard ratios (see the project README for the figures and the

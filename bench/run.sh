@@ -11,7 +11,9 @@
 #   -benchstat  also print benchstat's table (go run golang.org/x/perf/cmd/benchstat@latest)
 #
 # The ratio targets (DESIGN.md "Targets"): warm ≥ 8× (p5) and ≥ 15× (p50),
-# cold ≥ 1.0×, parallel warm as warm.
+# cold ≥ 1.0×, parallel warm as warm. A pair with a third sub-benchmark
+# "prebuilt" (BenchmarkDecisionUserPolicy/warm) gets an extra line: the
+# prebuilt floor's time and rptguard ÷ floor (target ≤ 1.3×).
 set -euo pipefail
 
 count=5
@@ -26,7 +28,7 @@ while [ $# -gt 0 ]; do
 	-bench) bench=$2; shift 2 ;;
 	-o) out=$2; shift 2 ;;
 	-benchstat) benchstat=1; shift ;;
-	-h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -55,7 +57,7 @@ function human(ns) {
 /^Benchmark/ {
 	name = $1; sub(/-[0-9]+$/, "", name)
 	side = name; sub(/.*\//, "", side)
-	if (side != "rptguard" && side != "baseline") next
+	if (side != "rptguard" && side != "baseline" && side != "prebuilt") next
 	pair = substr(name, 1, length(name) - length(side) - 1)
 	for (i = 3; i < NF; i++) {
 		if ($(i + 1) == "ns/op") ns[pair, side] = ns[pair, side] " " $i
@@ -70,6 +72,10 @@ END {
 		if (ns[p, "rptguard"] == "" || ns[p, "baseline"] == "") continue
 		r = median(ns[p, "rptguard"]); b = median(ns[p, "baseline"])
 		printf "%-40s %12s %12s %8.2fx %10d %10d\n", p, human(r), human(b), b / r, median(al[p, "rptguard"]), median(al[p, "baseline"])
+		if (ns[p, "prebuilt"] != "") {
+			x = median(ns[p, "prebuilt"])
+			printf "%-40s %12s %12s %8.2fx %10s %10d\n", "  " p " (prebuilt Rego floor)", "", human(x), r / x, "rg÷floor", median(al[p, "prebuilt"])
+		}
 	}
 }' "$out"
 

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -39,7 +41,62 @@ const (
 	// userQuery is the part of allow that user policies can change (allow
 	// is keycloak_granted, computed in Go, and this).
 	userQuery = "not data.rptguard.authz.user_denied; data.rptguard.authz.rule_satisfied"
+	// offlineQuery is the permission offline Keycloak policies grant
+	// (policies/keycloak's EntryPoint).
+	offlineQuery = "data.rptguard.offline.permission"
+	// userDeniedQuery is userQuery for input.rule == "" (rule_satisfied
+	// then holds by its first body, and only by it).
+	userDeniedQuery = "not data.rptguard.authz.user_denied"
 )
+
+// maxRuleQueries bounds the per-rule user queries a compiled set prepares
+// (see userQueryFor); further rule names use the generic userQuery.
+const maxRuleQueries = 64
+
+// ruleQuery is userQuery for input.rule == name: with name
+// "rules.<a>" or "rules.<a>.<b>" (validRuleName), rule_satisfied holds
+// exactly when data.rptguard.rules.<a>[.<b>] == true (its second or third
+// body; split, count and the prefix test then always succeed). Identifiers
+// are quoted as string keys, so none can read as a keyword.
+func ruleQuery(name string) string {
+	var b strings.Builder
+	b.WriteString(userDeniedQuery)
+	b.WriteString("; data.rptguard.rules")
+	for _, part := range strings.Split(strings.TrimPrefix(name, "rules."), ".") {
+		b.WriteString(`["`)
+		b.WriteString(part)
+		b.WriteString(`"]`)
+	}
+	b.WriteString(" == true")
+	return b.String()
+}
+
+// userQueryFor returns the prepared user query for in.Rule (valid or
+// empty): userDeniedQuery without a rule, a per-rule query prepared on
+// first use (up to maxRuleQueries names), else the generic userQuery. All
+// three have the same results on inputs carrying that rule.
+func (set *compiled) userQueryFor(rule string) rego.PreparedEvalQuery {
+	if rule == "" {
+		return set.userNoRule
+	}
+	if pq, ok := set.ruleQueries.Load(rule); ok {
+		return *pq.(*rego.PreparedEvalQuery)
+	}
+	if set.ruleCount.Add(1) > maxRuleQueries {
+		set.ruleCount.Add(-1)
+		return set.user
+	}
+	pq, err := set.prepare(context.Background(), ruleQuery(rule))
+	if err != nil {
+		set.ruleCount.Add(-1)
+		return set.user
+	}
+	if prev, loaded := set.ruleQueries.LoadOrStore(rule, &pq); loaded {
+		set.ruleCount.Add(-1)
+		return *prev.(*rego.PreparedEvalQuery)
+	}
+	return pq
+}
 
 // RestrictedBuiltins returns the builtins removed from the capabilities
 // policies compile against, because they reach the network or the host
@@ -57,9 +114,20 @@ type compiled struct {
 	// user is prepared only when user modules or data are loaded; without
 	// them no user deny rule or named rule can hold, and builtinOnly is set.
 	user        rego.PreparedEvalQuery
+	userNoRule  rego.PreparedEvalQuery // userDeniedQuery
+	ruleQueries sync.Map               // rule name → *rego.PreparedEvalQuery (ruleQuery)
+	ruleCount   atomic.Int32           // entries in ruleQueries, at most maxRuleQueries
+	prepare     func(ctx context.Context, query string) (rego.PreparedEvalQuery, error)
 	builtinOnly bool
-	compiler    *ast.Compiler
-	revision    string
+	// noUserRules: no module or data document under data.rptguard.user or
+	// data.rptguard.rules, so user_denied is false and rule_satisfied holds
+	// exactly when input.rule is "" (other modules, such as the offline
+	// policies policies/keycloak generates, cannot change either).
+	noUserRules bool
+	// offline is offlineQuery, for the offline fast path (fast.go).
+	offline  rego.PreparedEvalQuery
+	compiler *ast.Compiler
+	revision string
 }
 
 func capabilities(allowed []string) *ast.Capabilities {
@@ -130,6 +198,7 @@ func compile(ctx context.Context, srcs []Source, o *options) (*compiled, error) 
 	data := map[string]any{}
 	var revisions []string
 	var bundles, userModules int
+	userRules := false
 	for _, s := range srcs {
 		l, err := s.load(caps)
 		if err != nil {
@@ -154,6 +223,7 @@ func compile(ctx context.Context, srcs []Source, o *options) (*compiled, error) 
 			mods[key] = m
 			raw[key] = l.raw[name]
 			userModules++
+			userRules = userRules || definesUserRules(m.Package.Path)
 		}
 		if err := mergeData(data, l.data, ""); err != nil {
 			return nil, compileErr(nil, s.String()+": "+err.Error())
@@ -187,7 +257,7 @@ func compile(ctx context.Context, srcs []Source, o *options) (*compiled, error) 
 	}
 
 	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
-	prep := func(q string) (rego.PreparedEvalQuery, error) {
+	prep := func(ctx context.Context, q string) (rego.PreparedEvalQuery, error) {
 		return rego.New(
 			rego.Query(q),
 			rego.Compiler(c),
@@ -198,16 +268,27 @@ func compile(ctx context.Context, srcs []Source, o *options) (*compiled, error) 
 			rego.StrictBuiltinErrors(true),
 		).PrepareForEval(ctx)
 	}
-	set := &compiled{compiler: c, builtinOnly: userModules == 0 && len(data) == 0}
-	if set.allow, err = prep(allowQuery); err != nil {
+	if rp, ok := data["rptguard"].(map[string]any); ok {
+		_, u := rp["user"]
+		_, r := rp["rules"]
+		userRules = userRules || u || r
+	}
+	set := &compiled{compiler: c, builtinOnly: userModules == 0 && len(data) == 0, noUserRules: !userRules, prepare: prep}
+	if set.allow, err = prep(ctx, allowQuery); err != nil {
 		return nil, compileErr(err, "prepare "+allowQuery+": "+err.Error())
 	}
 	if !set.builtinOnly {
-		if set.user, err = prep(userQuery); err != nil {
+		if set.user, err = prep(ctx, userQuery); err != nil {
 			return nil, compileErr(err, "prepare the user part of "+allowQuery+": "+err.Error())
 		}
+		if set.userNoRule, err = prep(ctx, userDeniedQuery); err != nil {
+			return nil, compileErr(err, "prepare the user part of "+allowQuery+": "+err.Error())
+		}
+		if set.offline, err = prep(ctx, offlineQuery); err != nil {
+			return nil, compileErr(err, "prepare "+offlineQuery+": "+err.Error())
+		}
 	}
-	if set.decision, err = prep(decisionQuery); err != nil {
+	if set.decision, err = prep(ctx, decisionQuery); err != nil {
 		return nil, compileErr(err, "prepare "+decisionQuery+": "+err.Error())
 	}
 
@@ -224,6 +305,16 @@ func astErrorString(e *ast.Error) string {
 		return fmt.Sprintf("%s:%d: %s", e.Location.File, e.Location.Row, e.Message)
 	}
 	return e.Message
+}
+
+// definesUserRules reports whether a module of package path can define
+// data under data.rptguard.user or data.rptguard.rules (a module defines
+// data only under its package).
+func definesUserRules(path ast.Ref) bool {
+	if len(path) < 3 || !path[1].Equal(ast.InternedTerm("rptguard")) {
+		return false
+	}
+	return path[2].Equal(ast.InternedTerm("user")) || path[2].Equal(ast.InternedTerm("rules"))
 }
 
 // checkUserModule rejects modules that would change the built-in decision or

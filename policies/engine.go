@@ -27,8 +27,9 @@ import (
 // An Engine is safe for concurrent use. Reloads swap the compiled set
 // atomically: an evaluation uses one set from start to end.
 type Engine struct {
-	cur  atomic.Pointer[compiled]
-	opts options
+	cur    atomic.Pointer[compiled]
+	opts   options
+	static *staticCache // input parts per path and method (inputcache.go)
 
 	mu      sync.Mutex // serialises reloads; guards sources
 	sources []Source
@@ -99,7 +100,7 @@ func WithInsecureBuiltins(names ...string) Option {
 // source cannot be read, parsed, type-checked against the input schema or
 // compiled in strict mode, or uses a reserved package.
 func New(ctx context.Context, opts ...Option) (*Engine, error) {
-	e := &Engine{}
+	e := &Engine{static: newStaticCache()}
 	for _, o := range opts {
 		o(&e.opts)
 	}
@@ -267,7 +268,7 @@ func (e *Engine) evaluate(ctx context.Context, in *Input, mode evalMode) (d Deci
 	if mode != evalExplain && fastEligible(in) {
 		return e.evaluateFast(ctx, set, in, mode, d)
 	}
-	v, perms, err := in.value(e.opts.now)
+	v, perms, err := in.value(e.opts.now, e.static)
 	if err != nil {
 		return d, err
 	}
@@ -275,6 +276,19 @@ func (e *Engine) evaluate(ctx context.Context, in *Input, mode evalMode) (d Deci
 	tm := rego.EvalTime(e.opts.now())
 	if mode == evalExplain {
 		return set.decide(ctx, v, perms, d, true, tm)
+	}
+	if offlineFastEligible(set, in) {
+		rs, err := run(ctx, set.offline, v, tm)
+		if err != nil {
+			return d, evalError(ctx, err)
+		}
+		if granted, ok := offlineGranted(in, rs); ok {
+			// MatchedPermission stays nil: offline decisions match none.
+			if d.Allow = granted; granted || mode == evalAllowOnly {
+				return d, nil
+			}
+			return set.decide(ctx, v, perms, d, false, tm)
+		}
 	}
 	rs, err := run(ctx, set.allow, v, tm)
 	if err != nil {
@@ -302,22 +316,23 @@ func (e *Engine) evaluate(ctx context.Context, in *Input, mode evalMode) (d Deci
 // Go, then, with user policies loaded, the user part of allow in Rego.
 func (e *Engine) evaluateFast(ctx context.Context, set *compiled, in *Input, mode evalMode, d Decision) (Decision, error) {
 	granted, matched := keycloakGranted(in, e.opts.now)
-	if granted && set.builtinOnly && in.Rule == "" {
-		// No user module or data: user_denied is false, and rule_satisfied
-		// holds exactly when no rule is named.
+	if granted && set.noUserRules && in.Rule == "" {
+		// No user rules (module or data under rptguard.user or rptguard.rules):
+		// user_denied is false, and rule_satisfied holds exactly when no rule
+		// is named.
 		d.Allow, d.MatchedPermission = true, matched
 		return d, nil
 	}
 	if !granted && mode == evalAllowOnly {
 		return d, nil
 	}
-	v, perms, err := in.value(e.opts.now)
+	v, perms, err := in.value(e.opts.now, e.static)
 	if err != nil {
 		return d, err
 	}
 	tm := rego.EvalTime(e.opts.now())
-	if granted && !set.builtinOnly {
-		rs, err := run(ctx, set.user, v, tm)
+	if granted && !set.noUserRules {
+		rs, err := run(ctx, set.userQueryFor(in.Rule), v, tm)
 		if err != nil {
 			return d, evalError(ctx, err)
 		}
@@ -336,8 +351,8 @@ func (e *Engine) evaluateFast(ctx context.Context, set *compiled, in *Input, mod
 // metrics, cancelling through context.AfterFunc rather than the goroutine
 // per evaluation OPA starts otherwise.
 func run(ctx context.Context, pq rego.PreparedEvalQuery, v ast.Value, extra ...rego.EvalOption) (rego.ResultSet, error) {
-	opts := make([]rego.EvalOption, 0, 3+len(extra))
-	opts = append(opts, rego.EvalParsedInput(v), rego.EvalMetrics(metrics.NoOp()))
+	var buf [6]rego.EvalOption
+	opts := append(buf[:0], rego.EvalParsedInput(v), noMetrics)
 	if ctx.Done() != nil {
 		c := topdown.NewCancel()
 		stop := context.AfterFunc(ctx, c.Cancel)
@@ -347,6 +362,9 @@ func run(ctx context.Context, pq rego.PreparedEvalQuery, v ast.Value, extra ...r
 	opts = append(opts, extra...)
 	return pq.Eval(ctx, opts...)
 }
+
+// noMetrics turns OPA's per-evaluation metrics off.
+var noMetrics = rego.EvalMetrics(metrics.NoOp())
 
 // decide evaluates the decision object: reasons and the matched permission
 // (and, with explain, the trace and the allow it computed).

@@ -3,6 +3,8 @@ package policies
 import (
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/rego"
+
 	"github.com/rptguard/rptguard/rpt"
 )
 
@@ -14,9 +16,11 @@ import (
 // The engine computes that part in Go instead, on the token's permissions
 // indexed by resource ([TokenValue]), and consults Rego only for what can
 // differ: the user's deny rules and the path's named rule, and only when
-// some user module or data document is loaded. Without user policies an
-// allow costs no OPA evaluation at all; a deny always goes through Rego
-// (the decision object), so its reasons are Rego's.
+// some module or data document defines data under rptguard.user or
+// rptguard.rules (compiled.noUserRules), with one prepared query per rule
+// name (compiled.userQueryFor). Without user rules an allow costs no OPA
+// evaluation at all; a deny always goes through Rego (the decision
+// object), so its reasons are Rego's.
 //
 // keycloakGranted mirrors, rule for rule, keycloak_granted of
 // rego/authz.rego for input.permissions_source "token" (with the helpers
@@ -144,4 +148,93 @@ func claimsValid(in *Input, p *rpt.Permission) bool {
 		}
 	}
 	return true
+}
+
+// The offline fast path.
+//
+// For input.permissions_source "offline" with no user rules loaded
+// (compiled.noUserRules) and no rule named, allow is keycloak_granted, whose
+// two offline bodies read only data.rptguard.offline.permission, the
+// enforcement mode and the scopes: the engine evaluates that one rule
+// (offlineQuery) and does the scope check in Go. Everything else (user
+// rules, a named rule, a permission of unexpected shape) takes the allow
+// query. TestOfflineFastPathAgreesWithRego checks both sides agree.
+
+// offlineFastEligible reports whether in, an input [Input.value] accepted,
+// can be decided by the offline fast path on set.
+func offlineFastEligible(set *compiled, in *Input) bool {
+	return in.PermissionsSource == PermissionsOffline && set.noUserRules && !set.builtinOnly && in.Rule == ""
+}
+
+// offlineGranted is keycloak_granted for the offline source from the
+// results of offlineQuery. ok is false when the permission has a shape the
+// Go side does not mirror (then the caller asks Rego).
+//
+//	keycloak_granted if { _offline; keycloak.scopes_satisfied(data.rptguard.offline.permission.scopes) }
+//	keycloak_granted if { _offline; input.enforcement_mode == "PERMISSIVE"; not data.rptguard.offline.permission }
+//
+// No result means the permission is undefined or false (a query that is a
+// lone false term fails): not data.rptguard.offline.permission then holds,
+// and false.scopes is undefined.
+func offlineGranted(in *Input, rs rego.ResultSet) (granted, ok bool) {
+	if len(rs) == 0 {
+		return in.EnforcementMode == Permissive, true
+	}
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return false, false
+	}
+	p, isObj := rs[0].Expressions[0].Value.(map[string]any)
+	if !isObj {
+		return false, false
+	}
+	scopes, has := p["scopes"]
+	if !has {
+		// scopes_satisfied(undefined) is undefined; the permission is an
+		// object, so the PERMISSIVE body does not hold either.
+		return false, true
+	}
+	list, isList := scopes.([]any) // an array, or a set converted to one
+	if !isList {
+		return false, false
+	}
+	return scopesSatisfiedValues(in, list), true
+}
+
+// scopesSatisfiedValues is scopesSatisfied for scopes of any JSON type, as
+// Rego sees them: count counts every element, and only string elements can
+// equal a required scope.
+func scopesSatisfiedValues(in *Input, granted []any) bool {
+	if len(granted) == 0 {
+		return true
+	}
+	has := func(s string) bool {
+		for _, g := range granted {
+			if gs, ok := g.(string); ok && gs == s {
+				return true
+			}
+		}
+		return false
+	}
+	switch in.ScopesMode {
+	case "", ScopesAll:
+		for _, s := range in.RequiredScopes {
+			if !has(s) {
+				return false
+			}
+		}
+		return true
+	case ScopesAny:
+		if len(in.RequiredScopes) == 0 {
+			return true
+		}
+		for _, s := range in.RequiredScopes {
+			if has(s) {
+				return true
+			}
+		}
+		return false
+	case ScopesDisabled:
+		return len(in.RequiredScopes) == 0
+	}
+	return false
 }

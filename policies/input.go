@@ -169,10 +169,11 @@ var (
 )
 
 // value builds the input document. clock is read only when the token has
-// permissions with their own exp, to drop expired ones.
+// permissions with their own exp, to drop expired ones. sc, when not nil,
+// supplies the parts that depend only on the path and method.
 // It returns the permissions in the order (and with the indexes) the policy
 // sees them.
-func (in *Input) value(clock func() time.Time) (ast.Value, []rpt.Permission, error) {
+func (in *Input) value(clock func() time.Time, sc *staticCache) (ast.Value, []rpt.Permission, error) {
 	var smTerm, emTerm *ast.Term
 	switch in.ScopesMode {
 	case "", ScopesAll:
@@ -227,34 +228,29 @@ func (in *Input) value(clock func() time.Time) (ast.Value, []rpt.Permission, err
 			}
 		}
 	} else {
-		tokTerm, all, byRes, scoped = ast.ObjectTerm(), ast.ArrayTerm(), ast.ObjectTerm(), ast.ArrayTerm()
+		tokTerm, all, byRes, scoped = ast.InternedEmptyObject, ast.InternedEmptyArray, ast.InternedEmptyObject, ast.InternedEmptyArray
 		hasAuthz = ast.InternedTerm(false)
 	}
 
 	r := &in.Request
+	pathTerm, rawTerm := stringTerm(r.Path), stringTerm(r.RawPath)
+	if r.RawPath == r.Path {
+		rawTerm = pathTerm
+	}
 	req := ast.NewObject(
-		[2]*ast.Term{keyMethod, ast.StringTerm(r.Method)},
-		[2]*ast.Term{keyPath, ast.StringTerm(r.Path)},
-		[2]*ast.Term{keyRawPath, ast.StringTerm(r.RawPath)},
+		[2]*ast.Term{keyMethod, methodTerm(r.Method)},
+		[2]*ast.Term{keyPath, pathTerm},
+		[2]*ast.Term{keyRawPath, rawTerm},
 		[2]*ast.Term{keyPathParams, stringMapTerm(r.PathParams)},
 		[2]*ast.Term{keyQuery, stringListMapTerm(r.Query, false)},
 		[2]*ast.Term{keyHeaders, stringListMapTerm(r.Headers, true)},
-		[2]*ast.Term{keyRemoteAddr, ast.StringTerm(r.RemoteAddr)},
+		[2]*ast.Term{keyRemoteAddr, stringTerm(r.RemoteAddr)},
 	)
-	rs := &in.Resource
-	res := ast.NewObject(
-		[2]*ast.Term{keyID, ast.StringTerm(rs.ID)},
-		[2]*ast.Term{keyName, ast.StringTerm(rs.Name)},
-		[2]*ast.Term{keyType, ast.StringTerm(rs.Type)},
-		[2]*ast.Term{keyURIs, stringsTerm(rs.URIs)},
-		[2]*ast.Term{keyOwner, ast.StringTerm(rs.Owner)},
-		[2]*ast.Term{keyTemplate, ast.StringTerm(rs.Template)},
-		[2]*ast.Term{keyParentID, ast.StringTerm(rs.ParentID)},
-	)
+	resTerm, required, rule := sc.terms(in)
 	v := ast.NewObject(
 		[2]*ast.Term{keyRequest, ast.NewTerm(req)},
-		[2]*ast.Term{keyResource, ast.NewTerm(res)},
-		[2]*ast.Term{keyRequiredScopes, stringsTerm(in.RequiredScopes)},
+		[2]*ast.Term{keyResource, resTerm},
+		[2]*ast.Term{keyRequiredScopes, required},
 		[2]*ast.Term{keyScopesMode, smTerm},
 		[2]*ast.Term{keyEnforcementMode, emTerm},
 		[2]*ast.Term{keyToken, tokTerm},
@@ -263,7 +259,7 @@ func (in *Input) value(clock func() time.Time) (ast.Value, []rpt.Permission, err
 		[2]*ast.Term{keyPermsByResource, byRes},
 		[2]*ast.Term{keyScopePerms, scoped},
 		[2]*ast.Term{keyClaims, stringListMapTerm(in.Claims, false)},
-		[2]*ast.Term{keyRule, ast.StringTerm(in.Rule)},
+		[2]*ast.Term{keyRule, rule},
 		[2]*ast.Term{keyPermsSource, psTerm},
 	)
 	return v, perms, nil
@@ -275,25 +271,31 @@ func validRuleName(s string) bool {
 	if !ok {
 		return false
 	}
-	parts := strings.Split(rest, ".")
-	if len(parts) > 2 {
+	first, second, two := strings.Cut(rest, ".")
+	if !validIdent(first) {
 		return false
 	}
-	for _, p := range parts {
-		if p == "" {
-			return false
+	return !two || validIdent(second)
+}
+
+// validIdent reports whether p is a non-empty [A-Za-z_][A-Za-z0-9_]*.
+func validIdent(p string) bool {
+	if p == "" {
+		return false
+	}
+	for i, c := range p {
+		if c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9') {
+			continue
 		}
-		for i, c := range p {
-			if c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9') {
-				continue
-			}
-			return false
-		}
+		return false
 	}
 	return true
 }
 
 func stringsTerm(ss []string) *ast.Term {
+	if len(ss) == 0 {
+		return ast.InternedEmptyArray
+	}
 	terms := make([]*ast.Term, len(ss))
 	for i, s := range ss {
 		terms[i] = ast.StringTerm(s)
@@ -302,16 +304,26 @@ func stringsTerm(ss []string) *ast.Term {
 }
 
 func stringMapTerm(m map[string]string) *ast.Term {
-	obj := ast.NewObjectWithCapacity(len(m))
-	for k, v := range m {
-		obj.Insert(ast.StringTerm(k), ast.StringTerm(v))
+	if len(m) == 0 {
+		return ast.InternedEmptyObject
 	}
-	return ast.NewTerm(obj)
+	// One allocation for all the terms and one for the pairs.
+	terms := make([]ast.Term, 2*len(m))
+	pairs := make([][2]*ast.Term, 0, len(m))
+	for k, v := range m {
+		kt, vt := &terms[2*len(pairs)], &terms[2*len(pairs)+1]
+		kt.Value, vt.Value = ast.String(k), ast.String(v)
+		pairs = append(pairs, [2]*ast.Term{kt, vt})
+	}
+	return ast.ObjectTerm(pairs...)
 }
 
 // stringListMapTerm converts a map of string lists. With lowerKeys, keys are
 // lower-cased and lists under keys that fold together are concatenated.
 func stringListMapTerm(m map[string][]string, lowerKeys bool) *ast.Term {
+	if len(m) == 0 {
+		return ast.InternedEmptyObject
+	}
 	obj := ast.NewObjectWithCapacity(len(m))
 	for k, vs := range m {
 		if lowerKeys {
