@@ -485,6 +485,10 @@ func (s *keySource) loop() {
 }
 
 func (s *keySource) close() {
+	// Cancel under mu: trigger checks ctx and calls wg.Add under mu, so a
+	// refresh either registers before Wait or never starts.
+	s.mu.Lock()
 	s.cancel()
+	s.mu.Unlock()
 	s.wg.Wait()
 }

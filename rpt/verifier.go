@@ -190,10 +190,14 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Verifier, error) {
 		maxKeys:         cmpDefault(cfg.JWKSMaxKeys, DefaultJWKSMaxKeys),
 		fetchTimeout:    httpx.TotalTimeout,
 	}
-	if ks.maxAge < ks.refreshInterval || ks.minInterval < 0 || ks.maxKeys < 0 {
+	if ks.maxAge < ks.refreshInterval || ks.refreshInterval < 0 || ks.minInterval < 0 || ks.maxKeys < 0 {
 		return nil, fmt.Errorf("%w: JWKS max age below refresh interval, or negative limits", ErrConfig)
 	}
 	maxBytes := cmpDefault(cfg.JWKSMaxBytes, DefaultJWKSMaxBytes)
+	if maxBytes < 0 {
+		// resty reads without a cap when the limit is not positive.
+		return nil, fmt.Errorf("%w: negative JWKS max bytes", ErrConfig)
+	}
 	ks.client = httpx.NewResty(o.hc, httpx.WithLogger(o.logger), httpx.WithMaxBody(maxBytes))
 	if cfg.JWKSURL == "" {
 		md, err := discover(ctx, ks.client, strings.TrimSuffix(cfg.Issuer, "/")+"/.well-known/openid-configuration", cfg.Issuer, cfg.InsecureAllowHTTP)
@@ -292,6 +296,10 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	}
 	if v.cache != nil {
 		ttl := min(c.ExpiresAt.Sub(now), v.cacheTTL)
+		if v.rules.MaxAge > 0 {
+			// B5 on the cache path: not served past iat + MaxAge + leeway.
+			ttl = min(ttl, c.IssuedAt.Add(v.rules.MaxAge+v.rules.leeway()).Sub(now))
+		}
 		if ttl > 0 {
 			v.cache.add(hash, raw, &cacheEntry{claims: c, key: k, until: now.Add(ttl)})
 		}

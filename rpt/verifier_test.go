@@ -436,6 +436,24 @@ func TestKeyRotation(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond)
 }
 
+// TestCacheHonoursMaxAge: a cached token is not served once its iat is
+// older than MaxAge + leeway (B5 must hold on the cache path too).
+func TestCacheHonoursMaxAge(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	kc := keycloaktest.New(t, keycloaktest.WithClock(clk.Now))
+	cfg := config(kc)
+	cfg.MaxAge = 2 * time.Minute
+	v := newVerifier(t, kc, cfg, rpt.WithClock(clk.Now))
+	ctx := context.Background()
+	tok := kc.AccessToken("alice", keycloaktest.WithIssuedAt(clk.Now().Add(-150*time.Second)), keycloaktest.WithLifetime(time.Hour))
+	_, err := v.Verify(ctx, tok)
+	require.NoError(t, err)
+	clk.Advance(time.Minute)
+	_, err = v.Verify(ctx, tok)
+	require.ErrorIs(t, err, rpt.ErrIssuedAt)
+}
+
 func TestUnknownKIDRateLimited(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
@@ -615,6 +633,8 @@ func TestNewConfigErrors(t *testing.T) {
 		{name: "token size 65 KiB", mutate: func(c *rpt.Config) { c.MaxTokenSize = 65 << 10 }, wantErr: rpt.ErrConfig},
 		{name: "http without insecure", mutate: func(c *rpt.Config) { c.InsecureAllowHTTP = false }, wantErr: rpt.ErrConfig},
 		{name: "max age below refresh", mutate: func(c *rpt.Config) { c.JWKSMaxAge = time.Minute }, wantErr: rpt.ErrConfig},
+		{name: "negative JWKS refresh interval", mutate: func(c *rpt.Config) { c.JWKSRefreshInterval = -time.Second }, wantErr: rpt.ErrConfig},
+		{name: "negative JWKS max bytes", mutate: func(c *rpt.Config) { c.JWKSMaxBytes = -1 }, wantErr: rpt.ErrConfig},
 		{name: "H1 keycloak down", mutate: func(c *rpt.Config) { c.JWKSURL = "http://127.0.0.1:1/certs" }, wantErr: rpt.ErrUnavailable},
 	}
 	for _, tt := range tests {
