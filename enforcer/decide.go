@@ -280,7 +280,8 @@ func (e *Enforcer) authorize(ctx context.Context, s *state, r *in, method string
 	}
 	// 6. Match (lazy lookups included). A lookup error is an unmapped path.
 	p, res, err := e.match(ctx, s, c.Path)
-	if err != nil {
+	lookupFailed := err != nil
+	if lookupFailed {
 		p = nil
 	}
 	anonymous := r.token == "" && r.tokenErr == nil
@@ -324,9 +325,10 @@ func (e *Enforcer) authorize(ctx context.Context, s *state, r *in, method string
 	if claims == nil {
 		return s.invalidToken(p, method)
 	}
-	// 9. Authenticated, unmapped.
+	// 9. Authenticated, unmapped. A failed lookup is not "unmapped" for
+	// PERMISSIVE: the path may be a protected one (fail closed).
 	if p == nil {
-		if s.cfg.EnforcementMode == EnforcementPermissive {
+		if s.cfg.EnforcementMode == EnforcementPermissive && !lookupFailed {
 			return s.allow(ReasonPermissive, &AuthorizationContext{granted: true, claims: claims, permissions: claims.Permissions()})
 		}
 		return s.denyUnmapped(s.chInsufficient)
@@ -404,9 +406,23 @@ func (e *Enforcer) authorize(ctx context.Context, s *state, r *in, method string
 			return d
 		}
 	}
-	// 15. scopes-enforcement-mode DISABLED grants after the checks failed.
+	// 15. scopes-enforcement-mode DISABLED grants after the checks failed, as
+	// in Keycloak — but the user's deny rules and the path's named rule still
+	// apply (Keycloak has none).
 	if me.mode == ScopesDisabled {
-		d := s.allow(ReasonScopesDisabled, s.emptyCtx)
+		ok, err := e.userRulesAllow(ctx, input)
+		if err != nil {
+			d := e.policyFailure(ctx, s, err)
+			s.describe(&d, p, method)
+			return d
+		}
+		if ok {
+			d := s.allow(ReasonScopesDisabled, s.emptyCtx)
+			s.describe(&d, p, method)
+			return d
+		}
+		d := s.deny(ReasonForbidden, nil)
+		d.Challenge = s.chInsufficient
 		s.describe(&d, p, method)
 		return d
 	}

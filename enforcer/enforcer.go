@@ -92,8 +92,14 @@ const reloadTimeout = 30 * time.Second
 //   - Global DISABLED grants without Keycloak's 401 "Invalid bearer" to
 //     anonymous requests.
 //   - Anonymous requests to a mapped path get 401 with a Bearer (or UMA)
-//     challenge, never 403/302; Keycloak leaves the 401 to the
-//     authentication layer and redirects non-bearer requests.
+//     challenge, never a 302; Keycloak leaves the 401 to the
+//     authentication layer and redirects non-bearer requests. With
+//     user-managed-access, a path for which no ticket can be had (no
+//     resource id and no scopes, or the server refuses the ticket) answers
+//     403, as Keycloak does (catalogue E2); 503 when the server is down.
+//   - scopes-enforcement-mode DISABLED grants after the permission check
+//     failed, as in Keycloak, but the user's deny rules and the path's
+//     named rule still apply.
 //   - The deny page is allowed for anonymous requests too (Keycloak stops
 //     the chain without a response).
 //   - Bearer extraction is strict (two headers, header plus access_token

@@ -328,3 +328,19 @@ func TestOfflineConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestOfflineWildcardNoLazyLookup: with lazy-load-paths on and a global
+// source that is not offline, a wildcard path whose own source is offline is
+// still bound to the export and never looked up on the server (regression
+// test: such paths used to go through the matchingUri lookup).
+func TestOfflineWildcardNoLazyLookup(t *testing.T) {
+	t.Parallel()
+	kc := offlineServer(t, offlineNow)
+	v := newOfflineEnv(t, kc, `{"lazy-load-paths":true,"paths":[
+		{"path":"/orders/*","methods":[{"method":"GET","scopes":["read"]}],"rptguard":{"permissions-source":"offline"}}],
+		"rptguard":{"permissions-source":"uma","authorization-settings":"`+offlineExport+`","authorization-client":"orders-api"}}`, offlineNow)
+	token := kc.AccessToken("alice", keycloaktest.WithAuthorizedParty("web-app"), keycloaktest.WithClaim("scope", "openid orders.read"))
+	before := kc.Requests(keycloaktest.EndpointResourceSet)
+	assert.Equal(t, http.StatusOK, v.do(t, "GET", "/orders/1", token).status)
+	assert.Equal(t, before, kc.Requests(keycloaktest.EndpointResourceSet), "an offline path asked the server for its resource")
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rptguard/rptguard/enforcer"
 	"github.com/rptguard/rptguard/keycloaktest"
+	"github.com/rptguard/rptguard/policies"
 	"github.com/rptguard/rptguard/rpt"
 )
 
@@ -398,4 +399,71 @@ func TestInstanceResources(t *testing.T) {
 	before := v.e.PathCacheLen()
 	assert.Equal(t, 200, v.do(t, "DELETE", "/api/7", inst).status)
 	assert.Equal(t, before-1, v.e.PathCacheLen(), "a granted DELETE evicts the instance")
+}
+
+// TestLookupFailureNeverPermissive: a failed server lookup while matching a
+// configured path denies; under global PERMISSIVE it must not become an
+// "unmapped, authenticated" grant (fail closed, security.md response
+// contract).
+func TestLookupFailureNeverPermissive(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, mode, path string
+		want             int
+	}{
+		{name: "enforcing instance lookup fails", mode: "ENFORCING", path: "/api/9", want: 403},
+		{name: "permissive instance lookup fails", mode: "PERMISSIVE", path: "/api/9", want: 403},
+		{name: "permissive lazy lookup fails", mode: "PERMISSIVE", path: "/admin/x", want: 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			v := newEnv(t, fmt.Sprintf(`{"enforcement-mode":%q,"lazy-load-paths":true,
+				"paths":[{"path":"/api/{id}","name":"Items"},{"path":"/admin/*","name":"Admin"}],
+				"rptguard":{"permissions-source":"token"}}`, tt.mode), shopServer())
+			tok := v.kc.AccessToken("alice")
+			v.kc.Fail(keycloaktest.EndpointResourceSet, 500)
+			r := v.do(t, http.MethodGet, tt.path, tok)
+			assert.Equal(t, tt.want, r.status, r.body)
+		})
+	}
+}
+
+// TestScopesDisabledHonoursUserRules: a method whose scopes-enforcement-mode
+// is DISABLED is granted after the permission check failed, as in Keycloak,
+// but a user deny rule and the path's named rule still deny (Keycloak has
+// no user rules; rptguard's deny rules must hold everywhere).
+func TestScopesDisabledHonoursUserRules(t *testing.T) {
+	t.Parallel()
+	const rules = `package rptguard.user
+
+deny contains "no deletes on Fridays for alice" if input.token.preferred_username == "alice"
+`
+	const named = `package rptguard.rules.shop
+
+only_bob if input.token.preferred_username == "bob"
+`
+	v := newEnv(t, `{"paths":[
+		{"path":"/api/orders","name":"Orders","methods":[{"method":"DELETE","scopes":["delete"],"scopes-enforcement-mode":"DISABLED"}]},
+		{"path":"/api/items","name":"Orders","methods":[{"method":"DELETE","scopes":["delete"],"scopes-enforcement-mode":"DISABLED"}],
+		 "rptguard":{"decision-rule":"rules.shop.only_bob"}}],
+		"rptguard":{"permissions-source":"token"}}`, shopServer(),
+		enforcer.WithPolicies(policies.FromModule("user.rego", rules), policies.FromModule("shop.rego", named)))
+	tests := []struct {
+		name, user, path string
+		want             int
+	}{
+		{"no user rule fires: granted as in Keycloak", "bob", "/api/orders", 200},
+		{"user deny rule fires", "alice", "/api/orders", 403},
+		{"named rule holds", "bob", "/api/items", 200},
+		{"named rule fails", "carol", "/api/items", 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tok := v.kc.IssueRPT(tt.user, perm(v.kc, "Orders", "view"))
+			r := v.do(t, "DELETE", tt.path, tok)
+			assert.Equal(t, tt.want, r.status, r.body)
+		})
+	}
 }

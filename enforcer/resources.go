@@ -310,7 +310,8 @@ func (e *Enforcer) match(ctx context.Context, s *state, path string) (*pathEntry
 		local = s.paths[res.Index]
 	}
 	// Fast path: a configured literal (or a path needing no server).
-	if s.uma == nil || (local != nil && !local.hasParams && !(s.lookups && local.wildcard)) || (local != nil && local.mode == EnforcementDisabled) {
+	// Offline paths bound to the export never ask the server (offline.go).
+	if s.uma == nil || (local != nil && !local.hasParams && !(s.lookups && local.wildcard)) || (local != nil && local.mode == EnforcementDisabled) || (local != nil && local.offlineBound) {
 		if local == nil && !ok {
 			return nil, res, nil
 		}

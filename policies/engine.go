@@ -245,6 +245,37 @@ func (e *Engine) EvaluateExplain(ctx context.Context, in Input) (Decision, error
 	return e.evaluate(ctx, &in, evalExplain)
 }
 
+// EvaluateUserRules reports whether the user's rules allow in, leaving out
+// Keycloak's permission check: no user deny rule (rptguard.user,
+// rptguard.rules.<pkg>) produces a reason, and the rule the path names
+// (in.Rule), if any, is exactly true. The enforcer asks it where Keycloak
+// grants without a permission (a method whose scopes-enforcement-mode is
+// DISABLED), so user rules still deny there. Errors, a cancelled ctx and a
+// recovered panic report false with an error, as Evaluate does.
+func (e *Engine) EvaluateUserRules(ctx context.Context, in Input) (ok bool, err error) {
+	set := e.cur.Load()
+	defer func() {
+		if r := recover(); r != nil {
+			ok, err = false, &EvalError{Code: "panic"}
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return false, &EvalError{Code: topdown.CancelErr, cause: err}
+	}
+	if set.noUserRules && in.Rule == "" {
+		return true, nil
+	}
+	v, _, err := in.value(e.opts.now, e.static)
+	if err != nil {
+		return false, err
+	}
+	rs, err := run(ctx, set.userQueryFor(in.Rule), v, rego.EvalTime(e.opts.now()))
+	if err != nil {
+		return false, evalError(ctx, err)
+	}
+	return len(rs) > 0, nil
+}
+
 type evalMode int
 
 const (
