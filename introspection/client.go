@@ -26,7 +26,8 @@ import (
 // tokens. It is safe for concurrent use by multiple goroutines.
 //
 // Answers are cached by SHA-256(token) together with the endpoint and the
-// client id: active answers until min(Config.CacheTTL, exp − now), inactive
+// client id: active answers until min(Config.CacheTTL, exp − now) (and no
+// later than iat + Rules.MaxAge when that is set), inactive
 // ones for Config.NegativeCacheTTL, failures for Config.ErrorBackoff (never
 // as inactive). Concurrent calls for one uncached token share a single
 // outbound request. The cache holds token metadata only: callers must run
@@ -317,6 +318,10 @@ func (c *Client) fetch(parent context.Context, token string, k cacheKey) (res *R
 		ttl := c.posTTL
 		if !res.Claims.ExpiresAt.IsZero() {
 			ttl = min(ttl, res.Claims.ExpiresAt.Sub(now))
+		}
+		if c.rules.MaxAge > 0 && !res.Claims.IssuedAt.IsZero() {
+			// Hits skip the claim rules: stop before the token is too old.
+			ttl = min(ttl, res.Claims.IssuedAt.Add(c.rules.MaxAge).Sub(now))
 		}
 		res.FetchedAt, res.Expires = now, now.Add(max(ttl, 0))
 		if ttl > 0 {

@@ -160,6 +160,22 @@ func TestExpiredWhileCached(t *testing.T) {
 	assert.Equal(t, 2, e.introspections())
 }
 
+// TestMaxAgeWhileCached: a cached active answer is not served once the
+// token is older than Rules.MaxAge (B5), whatever CacheTTL says.
+func TestMaxAgeWhileCached(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.client(t, func(cfg *Config) { cfg.Rules.MaxAge, cfg.Rules.Leeway = 10*time.Second, -1 })
+	tok := e.srv.IssueRPT("alice", orders)
+
+	_, err := c.Verify(t.Context(), tok)
+	require.NoError(t, err)
+	e.clock.Advance(15 * time.Second) // CacheTTL 60 s, token exp 5 min away
+	_, err = c.Verify(t.Context(), tok)
+	require.ErrorIs(t, err, rpt.ErrIssuedAt)
+	assert.Equal(t, 2, e.introspections())
+}
+
 // TestUnavailable: every answer that is not a well-formed RFC 7662 response
 // is ErrUnavailable (503), never inactive and never active, and is remembered
 // only for the error backoff.

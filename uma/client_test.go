@@ -380,6 +380,23 @@ func TestForeignKeyRPTRejected(t *testing.T) {
 	assert.NotContains(t, err.Error(), forged)
 }
 
+func TestVerifierWithoutClaimsRejected(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	// A Verifier that answers (nil, nil) has verified nothing: fail closed.
+	c := newClientWith(t, srv, configFor(srv), uma.WithVerifier(uma.VerifierFunc(func(context.Context, string) (*rpt.Claims, error) {
+		return nil, nil
+	})))
+	body, _ := json.Marshal(map[string]any{"access_token": "a.b.c", "token_type": "Bearer", "expires_in": 300})
+	srv.Respond(keycloaktest.EndpointToken, 200, "application/json", string(body))
+	tr, err := c.RequestRPT(testCtx(t), uma.GrantRequest{SubjectToken: "whatever"})
+	require.Nil(t, tr)
+	require.ErrorIs(t, err, uma.ErrRPTRejected)
+	x, err := c.Exchange(testCtx(t), uma.ExchangeRequest{SubjectToken: "whatever"})
+	require.Nil(t, x)
+	require.ErrorIs(t, err, uma.ErrRPTRejected)
+}
+
 func TestTicketFlow(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t)
@@ -568,6 +585,16 @@ func TestNoSecretsInLogs(t *testing.T) {
 	alice := srv.AccessToken("alice")
 	got, err := c.Exchange(ctx, viewOrders(alice))
 	require.NoError(t, err)
+	tr, err := c.RequestRPT(ctx, uma.GrantRequest{SubjectToken: alice, Permissions: viewOrders(alice).Permissions})
+	require.NoError(t, err)
+	// Every fmt verb, %#v included (testify and debuggers use it), redacts.
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, v := range []any{got, tr, []any{got, tr}} {
+			out := fmt.Sprintf(format, v)
+			assert.NotContains(t, out, got.Raw, format)
+			assert.NotContains(t, out, tr.AccessToken, format)
+		}
+	}
 	_, err = c.CreateTicket(ctx, orders)
 	require.NoError(t, err)
 	srv.Fail(keycloaktest.EndpointToken, 500)

@@ -53,6 +53,9 @@ type ExchangedRPT struct {
 // String implements fmt.Stringer without revealing the token.
 func (e *ExchangedRPT) String() string { return "uma.ExchangedRPT{Raw:REDACTED}" }
 
+// GoString is String, so %#v never prints the token.
+func (e *ExchangedRPT) GoString() string { return e.String() }
+
 // LogValue implements slog.LogValuer without revealing the token.
 func (e *ExchangedRPT) LogValue() slog.Value { return slog.StringValue("uma.ExchangedRPT{REDACTED}") }
 

@@ -290,6 +290,9 @@ func (t *TokenResponse) String() string {
 		", Upgraded:" + strconv.FormatBool(t.Upgraded) + "}"
 }
 
+// GoString is String, so %#v never prints the tokens.
+func (t *TokenResponse) GoString() string { return t.String() }
+
 // LogValue implements slog.LogValuer without revealing tokens.
 func (t *TokenResponse) LogValue() slog.Value {
 	if t == nil {

@@ -145,6 +145,10 @@ func (r *Resources) itemURL(id string) (string, error) {
 	if id == "" {
 		return "", invalidRequest("resource id is required")
 	}
+	if id == "." || id == ".." {
+		// PathEscape keeps them: they would be dot-segments of the path.
+		return "", invalidRequest("resource id is a dot-segment")
+	}
 	return strings.TrimSuffix(u, "/") + "/" + url.PathEscape(id), nil
 }
 

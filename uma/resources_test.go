@@ -55,6 +55,14 @@ func TestResourcesCRUD(t *testing.T) {
 	require.ErrorIs(t, err, uma.ErrInvalidRequest)
 	_, err = rs.Get(ctx, "")
 	require.ErrorIs(t, err, uma.ErrInvalidRequest)
+	// "." and ".." would be dot-segments of the request path: a server that
+	// normalizes them would act on resource_set itself or its parent.
+	for _, id := range []string{".", ".."} {
+		_, err = rs.Get(ctx, id)
+		require.ErrorIs(t, err, uma.ErrInvalidRequest, id)
+		require.ErrorIs(t, rs.Delete(ctx, id), uma.ErrInvalidRequest, id)
+		require.ErrorIs(t, rs.Update(ctx, uma.Resource{ID: id, Name: "x"}), uma.ErrInvalidRequest, id)
+	}
 }
 
 func TestResourcesQuery(t *testing.T) {

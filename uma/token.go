@@ -72,6 +72,9 @@ func (c *Client) Grant(ctx context.Context, req GrantRequest) (*GrantResult, err
 			}
 			return nil, fmt.Errorf("%w: %w", ErrRPTRejected, err)
 		}
+		if claims == nil {
+			return nil, fmt.Errorf("%w: verifier returned no claims", ErrRPTRejected)
+		}
 		t.Claims = claims
 		res.Token = t
 	}
