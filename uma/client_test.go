@@ -622,3 +622,15 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestSecretNotInJSON: a Config dumped as JSON never carries the secret.
+func TestSecretNotInJSON(t *testing.T) {
+	t.Parallel()
+	cfg := uma.Config{ClientID: "api", Credentials: uma.Credentials{Secret: "s3cr3t-value"}}
+	b, err := json.Marshal(cfg)
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "s3cr3t-value")
+	var back uma.Config
+	require.NoError(t, json.Unmarshal([]byte(`{"credentials":{"secret":"s3cr3t-value"}}`), &back))
+	assert.Equal(t, uma.Secret("s3cr3t-value"), back.Credentials.Secret, "unmarshalling still reads the real value")
+}

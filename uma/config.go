@@ -177,6 +177,11 @@ func (s Secret) GoString() string { return `"` + s.String() + `"` }
 // LogValue implements slog.LogValuer; it never reveals the secret.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
+// MarshalText implements encoding.TextMarshaler, so JSON or YAML dumps of a
+// Config never reveal the secret either. Unmarshalling still reads the
+// real value.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // Verifier verifies a raw RPT (signature and claims) and returns its claims.
 // *rpt.Verifier satisfies it; so does introspection.Client.
 type Verifier interface {
