@@ -333,20 +333,25 @@ func checkUserModule(name string, m *ast.Module) error {
 		(strings.HasPrefix(pkg, "rptguard.rules.") && !strings.Contains(strings.TrimPrefix(pkg, "rptguard.rules."), "."))
 	for _, r := range m.Rules {
 		ref := r.Head.Ref()
-		if len(ref) == 0 || !ref[0].Equal(ast.VarTerm("deny")) {
+		counts, refHead := denyCounts, false
+		if len(ref) > 1 && ref[len(ref)-1].Equal(ast.StringTerm("deny")) {
+			// A ref head ending in deny (a.deny contains ...) defines
+			// data.<pkg>.a.deny: consulted only as data.rptguard.rules.<name>.deny.
+			counts, refHead = pkg == "rptguard.rules" && len(ref) == 2, true
+		} else if len(ref) == 0 || !ref[0].Equal(ast.VarTerm("deny")) {
 			continue
 		}
 		loc := name
 		if r.Location != nil {
 			loc = fmt.Sprintf("%s:%d", r.Location.File, r.Location.Row)
 		}
-		if !denyCounts {
+		if !counts {
 			if strings.HasPrefix(pkg, "rptguard.") {
 				return compileErr(nil, fmt.Sprintf("%s: deny rules in package %s are not consulted; put them in rptguard.user or rptguard.rules.<name>", loc, pkg))
 			}
 			continue
 		}
-		if len(ref) != 1 || r.Head.RuleKind() != ast.MultiValue {
+		if (!refHead && len(ref) != 1) || r.Head.RuleKind() != ast.MultiValue {
 			return compileErr(nil, fmt.Sprintf("%s: deny must be a partial set rule: deny contains reason if { ... }", loc))
 		}
 	}

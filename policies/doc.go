@@ -126,8 +126,11 @@
 // query. The input is built directly as an OPA value (no JSON, no
 // reflection), the token's part once per token and only when Rego needs it;
 // a deny evaluates the decision object for its reasons
-// ([Engine.EvaluateAllow] skips them). Offline permissions are decided in
-// Rego. Evaluation takes no goroutine and no metrics.
+// ([Engine.EvaluateAllow] skips them). Offline permissions come from one
+// prepared query for data.rptguard.offline.permission, whose scopes are
+// then checked in Go as scopes_satisfied does (with user rules loaded, the
+// whole allow rule runs in Rego). [Engine.EvaluateUserRules] evaluates the
+// user part alone. Evaluation takes no goroutine and no metrics.
 // [Engine.EvaluateExplain] evaluates everything in Rego with a trace and
 // costs several times more.
 //

@@ -60,6 +60,10 @@ func TestCompileErrors(t *testing.T) {
 		{name: "reserved package rptguard", module: "package rptguard\n\nx := 1\n", wantMsg: "reserved"},
 		{name: "deny must be a set", module: "package rptguard.user\n\ndeny if input.request.method == \"GET\"\n", wantMsg: "partial set rule"},
 		{name: "deny in a package not consulted", module: "package rptguard.rules\n\ndeny contains \"x\" if input.request.method == \"GET\"\n", wantMsg: "not consulted"},
+		{name: "ref-head deny under rptguard.user not consulted", module: "package rptguard.user\n\nx.deny contains \"x\" if input.request.method == \"GET\"\n", wantMsg: "not consulted"},
+		{name: "ref-head deny nested under rptguard.rules not consulted", module: "package rptguard.rules\n\na.b.deny contains \"x\" if input.request.method == \"GET\"\n", wantMsg: "not consulted"},
+		{name: "ref-head deny in a rules package not consulted", module: "package rptguard.rules.a\n\nb.deny contains \"x\" if input.request.method == \"GET\"\n", wantMsg: "not consulted"},
+		{name: "ref-head deny must be a set", module: "package rptguard.rules\n\na.deny := \"x\" if input.request.method == \"GET\"\n", wantMsg: "partial set rule"},
 		{name: "rego v0 syntax", module: "package rptguard.user\n\ndeny[\"x\"] { input.request.method == \"GET\" }\n", wantMsg: "rego_parse_error"},
 	}
 	for _, tt := range tests {
