@@ -262,6 +262,12 @@ func checkCanonicalInvariants(t testing.TB, mode Mode, c Canonical) {
 		esc := (&url.URL{Path: p}).EscapedPath()
 		require.NotContains(t, strings.ToUpper(esc), "%2F")
 		again, err := Canonicalize(esc, ModeKeycloak, Limits{})
+		if err != nil && errorIs(err, ErrTooLong) && len(esc) > len(c.Raw) {
+			// Keycloak mode accepts raw '{' and '}', and escaping the decoded
+			// output can push it past the byte limit: too long, not a
+			// different path.
+			return
+		}
 		require.NoError(t, err, "idempotence of %q", esc)
 		require.Equal(t, p, again.Path, "idempotence")
 	}
